@@ -1,0 +1,78 @@
+import { resolveTxt } from 'node:dns/promises';
+import { guardedFetch, type FetchPolicy } from '../net/guarded-fetch.js';
+import type { TtlCache } from './ttl-cache.js';
+
+/**
+ * Bidirectional handle verification (SPEC section 3 step 7): a handle is reported only when the
+ * DID document claims it AND the handle resolves back to the same DID. The artifact's `handle`
+ * field plays no part: it is attacker-chosen text.
+ */
+export type HandleStatus = { handle: string; verified: true } | { handle: string | undefined; verified: false; reason: string };
+
+/** Resolves a handle to the DID it names, or undefined. Swappable so tests can use the PDS's own resolver. */
+export type HandleResolver = (handle: string, signal?: AbortSignal) => Promise<string | undefined>;
+
+// atproto handle syntax: DNS name, 2+ labels, alphabetic TLD, 253 chars max.
+const HANDLE_RE = /^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
+
+export function isValidHandle(handle: string): boolean {
+  return handle.length <= 253 && HANDLE_RE.test(handle);
+}
+
+export interface HandleOptions {
+  resolver: HandleResolver;
+  cache?: TtlCache<string>;
+  signal?: AbortSignal;
+}
+
+export async function verifyHandle(claimed: string | undefined, did: string, options: HandleOptions): Promise<HandleStatus> {
+  if (!claimed) return { handle: undefined, verified: false, reason: 'DID document claims no handle (alsoKnownAs)' };
+  if (!isValidHandle(claimed)) return { handle: undefined, verified: false, reason: `claimed handle "${claimed.slice(0, 64)}" is not valid syntax` };
+  let resolved = options.cache?.get(claimed);
+  if (resolved === undefined) {
+    try {
+      resolved = (await options.resolver(claimed, options.signal)) ?? '';
+    } catch (err) {
+      return { handle: claimed, verified: false, reason: `handle ${claimed} did not resolve: ${err instanceof Error ? err.message : String(err)}` };
+    }
+    if (resolved) options.cache?.set(claimed, resolved);
+  }
+  if (resolved !== did) {
+    return { handle: claimed, verified: false, reason: resolved ? `handle ${claimed} resolves to ${resolved}, not ${did}` : `handle ${claimed} does not resolve to a DID` };
+  }
+  return { handle: claimed, verified: true };
+}
+
+/** The standard resolver: DNS TXT `_atproto.<handle>`, then `https://<handle>/.well-known/atproto-did`. */
+export function standardHandleResolver(policy: Omit<FetchPolicy, 'maxBytes'>): HandleResolver {
+  return async (handle, signal) => {
+    const fromDns = await resolveByDns(handle, policy.timeoutMs);
+    if (fromDns) return fromDns;
+    const res = await guardedFetch(
+      { url: `https://${handle}/.well-known/atproto-did`, purpose: `handle ${handle}`, accept: 'text/plain', ...(signal ? { signal } : {}) },
+      { ...policy, maxBytes: 2048 },
+    );
+    if (res.status !== 200) return undefined;
+    const text = new TextDecoder().decode(res.body).trim();
+    return text.startsWith('did:') ? text : undefined;
+  };
+}
+
+async function resolveByDns(handle: string, timeoutMs: number): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const records = await Promise.race([
+      resolveTxt(`_atproto.${handle}`),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('DNS timeout')), timeoutMs);
+      }),
+    ]);
+    // Exactly one did= record: several conflicting answers verify nothing.
+    const dids = records.map((chunks) => chunks.join('')).filter((t) => t.startsWith('did=')).map((t) => t.slice(4));
+    return dids.length === 1 ? dids[0] : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,207 @@
+import { lookup as dnsLookup } from 'node:dns';
+import http from 'node:http';
+import https from 'node:https';
+import { isIP, type LookupFunction } from 'node:net';
+import { VerificationError, type ErrorCode } from '../errors.js';
+import { isNonPublicAddress } from './address-policy.js';
+
+/**
+ * The one door through which the engine reaches URLs that an attacker can influence (PLC
+ * directory answers, did:web hosts, PDS endpoints from DID documents, handle well-knowns).
+ * It enforces, per request: https only, public addresses only (checked on every DNS answer and
+ * pinned for the connection, so DNS rebinding cannot swap the address after the check), at most
+ * three redirects each re-checked, a byte cap enforced while streaming, and one deadline for the
+ * whole exchange. `allowPrivateNetwork` lifts the address and scheme rules for test networks.
+ */
+export interface FetchPolicy {
+  allowPrivateNetwork: boolean;
+  timeoutMs: number;
+  maxBytes: number;
+  /** Extra CA certificates (PEM) to trust, e.g. a private did:web host's CA. */
+  ca?: string;
+}
+
+export interface FetchRequest {
+  url: string;
+  /** What is being fetched, for messages: "PLC directory", "PDS getRecord", ... */
+  purpose: string;
+  accept?: string;
+  signal?: AbortSignal;
+}
+
+export interface FetchedResponse {
+  status: number;
+  url: string;
+  contentType: string | undefined;
+  body: Uint8Array;
+}
+
+export const MAX_REDIRECTS = 3;
+
+/** Counts outbound requests so the benchmark can report round trips. */
+export const networkStats = { requests: 0 };
+
+const agents = {
+  http: new http.Agent({ keepAlive: true, maxSockets: 64 }),
+  https: new https.Agent({ keepAlive: true, maxSockets: 64 }),
+};
+
+/** Closes pooled connections, so a short-lived process exits at once. */
+export function closeIdleConnections(): void {
+  agents.http.destroy();
+  agents.https.destroy();
+  agents.http = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  agents.https = new https.Agent({ keepAlive: true, maxSockets: 64 });
+}
+
+/** Rejects a URL before any I/O: scheme, credentials, and IP-literal hosts. */
+export function checkUrl(raw: string, policy: Pick<FetchPolicy, 'allowPrivateNetwork'>, purpose: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new VerificationError('NETWORK_DENIED', `${purpose}: "${raw}" is not a valid URL`);
+  }
+  if (url.protocol !== 'https:' && !(policy.allowPrivateNetwork && url.protocol === 'http:')) {
+    throw new VerificationError('NETWORK_DENIED', `${purpose}: ${url.protocol}// is not allowed for ${url.origin} (https only)`);
+  }
+  if (url.username || url.password) {
+    throw new VerificationError('NETWORK_DENIED', `${purpose}: URLs with credentials are refused (${url.host})`);
+  }
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  if (isIP(host) && !policy.allowPrivateNetwork && isNonPublicAddress(host)) {
+    throw new VerificationError('NETWORK_DENIED', `${purpose}: ${host} is a private, loopback or reserved address`);
+  }
+  return url;
+}
+
+/** A DNS lookup that refuses names resolving to non-public addresses, before connecting. */
+function guardedLookup(allowPrivateNetwork: boolean): LookupFunction {
+  return (hostname, options, callback) => {
+    dnsLookup(hostname, { all: true, family: options.family ?? 0 }, (err, addresses) => {
+      if (err) return callback(err, '', 0);
+      const list = addresses as { address: string; family: number }[];
+      if (!allowPrivateNetwork) {
+        const bad = list.find((a) => isNonPublicAddress(a.address));
+        if (bad) {
+          const denied = new VerificationError(
+            'NETWORK_DENIED',
+            `${hostname} resolves to ${bad.address}, a private, loopback or reserved address`,
+          );
+          return callback(denied as unknown as NodeJS.ErrnoException, '', 0);
+        }
+      }
+      if (list.length === 0) return callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }), '', 0);
+      if (options.all) return (callback as unknown as (e: null, a: typeof list) => void)(null, list);
+      return callback(null, list[0]!.address, list[0]!.family);
+    });
+  };
+}
+
+interface RawResponse {
+  status: number;
+  location: string | undefined;
+  contentType: string | undefined;
+  body: Uint8Array;
+}
+
+function requestOnce(url: URL, req: FetchRequest, policy: FetchPolicy, signal: AbortSignal): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const isHttps = url.protocol === 'https:';
+    networkStats.requests++;
+    const r = (isHttps ? https : http).request(url, {
+      method: 'GET',
+      agent: policy.ca ? undefined : isHttps ? agents.https : agents.http,
+      ...(policy.ca ? { ca: policy.ca } : {}),
+      lookup: guardedLookup(policy.allowPrivateNetwork),
+      headers: { accept: req.accept ?? '*/*', 'user-agent': 'atproto-verifier' },
+      signal,
+    });
+    r.on('error', reject);
+    r.on('response', (res) => {
+      const status = res.statusCode ?? 0;
+      if (status >= 300 && status < 400) {
+        res.resume();
+        resolve({ status, location: res.headers.location, contentType: undefined, body: new Uint8Array() });
+        return;
+      }
+      const declared = Number(res.headers['content-length']);
+      if (Number.isFinite(declared) && declared > policy.maxBytes) {
+        res.destroy();
+        reject(tooLarge(req, url, policy));
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let total = 0;
+      res.on('data', (chunk: Buffer) => {
+        total += chunk.length;
+        if (total > policy.maxBytes) {
+          res.destroy();
+          reject(tooLarge(req, url, policy));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      res.on('error', reject);
+      res.on('end', () =>
+        resolve({
+          status,
+          location: undefined,
+          contentType: res.headers['content-type'],
+          body: new Uint8Array(Buffer.concat(chunks)),
+        }),
+      );
+    });
+    r.end();
+  });
+}
+
+function tooLarge(req: FetchRequest, url: URL, policy: FetchPolicy): VerificationError {
+  return new VerificationError('RESPONSE_TOO_LARGE', `${req.purpose}: ${url.host} sent more than ${policy.maxBytes} bytes`);
+}
+
+/** GET with every guard applied; resolves with any HTTP status, rejects only with a VerificationError. */
+export async function guardedFetch(req: FetchRequest, policy: FetchPolicy): Promise<FetchedResponse> {
+  const deadline = AbortSignal.timeout(policy.timeoutMs);
+  const signal = req.signal ? AbortSignal.any([deadline, req.signal]) : deadline;
+  let url = checkUrl(req.url, policy, req.purpose);
+  try {
+    for (let hop = 0; ; hop++) {
+      const res = await requestOnce(url, req, policy, signal);
+      if (res.status < 300 || res.status >= 400) {
+        return { status: res.status, url: url.toString(), contentType: res.contentType, body: res.body };
+      }
+      if (!res.location) {
+        throw new VerificationError('NETWORK_ERROR', `${req.purpose}: ${url.host} answered ${res.status} without a Location`);
+      }
+      if (hop >= MAX_REDIRECTS) {
+        throw new VerificationError('NETWORK_DENIED', `${req.purpose}: more than ${MAX_REDIRECTS} redirects from ${req.url}`);
+      }
+      url = checkUrl(new URL(res.location, url).toString(), policy, req.purpose);
+    }
+  } catch (err) {
+    throw describeFailure(err, req, url, policy, deadline);
+  }
+}
+
+function describeFailure(err: unknown, req: FetchRequest, url: URL, policy: FetchPolicy, deadline: AbortSignal): VerificationError {
+  if (err instanceof VerificationError) return err;
+  if (deadline.aborted) {
+    return new VerificationError('NETWORK_TIMEOUT', `${req.purpose}: ${url.host} did not answer within ${policy.timeoutMs} ms`);
+  }
+  if (req.signal?.aborted) {
+    return new VerificationError('DEADLINE_EXCEEDED', `${req.purpose}: request to ${url.host} was cancelled`);
+  }
+  const code = (err as NodeJS.ErrnoException)?.code ?? '';
+  const detail = err instanceof Error ? err.message : String(err);
+  return new VerificationError('NETWORK_ERROR', `${req.purpose}: ${url.host} failed (${code || detail})`, { cause: err });
+}
+
+/** Parses a JSON body, naming the source on failure. */
+export function parseJsonBody(res: FetchedResponse, purpose: string, code: ErrorCode = 'NETWORK_ERROR'): unknown {
+  try {
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(res.body));
+  } catch {
+    throw new VerificationError(code, `${purpose}: ${res.url} did not return valid JSON`);
+  }
+}

@@ -1,0 +1,47 @@
+import { VerificationError } from '../errors.js';
+
+/** Go's time.ParseDuration units, in milliseconds (Ratify configs are written for Go). */
+const UNIT_MS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  'µs': 1e-3, // U+00B5 micro sign
+  'μs': 1e-3, // U+03BC Greek mu
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
+
+const GO_DURATION = /^\+?(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h)(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))*$/;
+const COMPONENT = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g;
+const SECONDS = /^\+?(?:\d+(?:\.\d*)?|\.\d+)$/;
+
+/**
+ * Parses a timeout or TTL setting into milliseconds: a Go duration (`10s`, `1m30s`, `500ms`,
+ * `2h`, `1.5s`) or a plain number of seconds (`10`, `"10"`, `0.5`). Negative, non-finite and
+ * malformed values throw INPUT_INVALID naming `field`. Precision is kept to the microsecond.
+ */
+export function parseDuration(value: string | number, field: string): number {
+  const ms = typeof value === 'number' ? secondsToMs(value) : typeof value === 'string' ? stringToMs(value.trim()) : undefined;
+  if (ms === undefined || !Number.isFinite(ms) || ms < 0 || ms > Number.MAX_SAFE_INTEGER) {
+    const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 64)) : String(value);
+    throw new VerificationError(
+      'INPUT_INVALID',
+      `${field}: ${shown} is not a duration; use a non-negative Go duration such as 10s, 1m30s, 500ms, 2h, or a number of seconds`,
+    );
+  }
+  return Math.round(ms * 1000) / 1000;
+}
+
+function secondsToMs(seconds: number): number | undefined {
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+}
+
+function stringToMs(text: string): number | undefined {
+  if (text === '0') return 0; // Go accepts a bare 0
+  if (SECONDS.test(text)) return secondsToMs(Number(text.replace(/^\+/, '')));
+  if (!GO_DURATION.test(text)) return undefined;
+  let total = 0;
+  for (const [, amount, unit] of text.matchAll(COMPONENT)) total += Number(amount) * UNIT_MS[unit!]!;
+  return total;
+}

@@ -1,0 +1,127 @@
+import { VerificationError } from '../errors.js';
+import { imageScopeName, scopeMatches } from './scope.js';
+import type { PolicyRule, TrustPolicy, TrustedDid } from './trust-policy.js';
+
+/**
+ * Trust evaluation (SPEC section 3 step 8), run after the proof chain has verified:
+ *
+ * - The image is matched as imageScopeName(image) (tag and digest stripped, Docker Hub names
+ *   normalised). Every policy whose scope matches applies, not only the first.
+ * - A policy passes when all of these hold for the signer's DID:
+ *     it is in the policy's trustedDIDs                               else UNTRUSTED_DID
+ *     signedAt >= validFrom                                           else DID_NOT_YET_VALID
+ *     signedAt <  expiresAt (the signature was made inside the window) else DID_EXPIRED
+ *     now      <  expiresAt (trust that has ended admits nothing new)  else DID_EXPIRED
+ *     with keys pinned, the key that verified the commit is one of them else KEY_NOT_PINNED
+ *   signedAt is the commit rev's TID time: signed data, never the artifact's signedAt hint.
+ * - Allowed iff every matching `enforce` policy passes. Failures of `audit` policies are
+ *   reported, and mark the decision `audit`, but never deny.
+ * - No policy matches: defaultAction. deny (the default) refuses with NO_POLICY; allow admits;
+ *   audit admits and reports NO_POLICY.
+ * - `require: {signature: true}` needs no check here: the verified commit is the signature.
+ */
+
+export interface TrustInput {
+  /** Image reference; tag and digest are ignored (see imageScopeName). */
+  image: string;
+  /** The signer: the DID of the commit that holds the record. */
+  did: string;
+  /** Signing time from signed data (the commit rev). */
+  signedAt: Date;
+  /** Multibase of the key that verified the commit signature. */
+  signingKey?: string;
+  now?: Date;
+}
+
+export interface TrustDecision {
+  allowed: boolean;
+  /** enforce/audit: the strongest matching policy action; default-*: no policy matched. */
+  action: 'enforce' | 'audit' | 'default-allow' | 'default-deny';
+  /** Names of the policies whose scope matched. */
+  policies: string[];
+  /** The signer's display name, when a matching policy trusted it. */
+  trustedAs?: string;
+  /** Each failing check (enforce failures first), audit ones included. */
+  failures: VerificationError[];
+  /** Allowed only because the failing checks belong to audit-mode policies (or defaultAction audit). */
+  audit: boolean;
+}
+
+export function evaluateTrust(policy: TrustPolicy, input: TrustInput): TrustDecision {
+  const now = input.now ?? new Date();
+  if (Number.isNaN(input.signedAt.getTime()) || Number.isNaN(now.getTime())) {
+    throw new VerificationError('INPUT_INVALID', `trust evaluation of ${input.did} needs a valid signing time and clock`);
+  }
+  const image = imageScopeName(input.image);
+  const matching = policy.policies.filter((rule) => scopeMatches(rule.scope, image));
+
+  if (matching.length === 0) return defaultDecision(policy, input.did, image);
+
+  const enforceFailures: VerificationError[] = [];
+  const auditFailures: VerificationError[] = [];
+  let trustedAs: string | undefined;
+  for (const rule of matching) {
+    const failures = checkRule(policy, rule, input, image, now);
+    if (failures.length === 0) trustedAs ??= policy.trustedDIDs.get(input.did)?.name;
+    (rule.action === 'audit' ? auditFailures : enforceFailures).push(...failures);
+  }
+  const allowed = enforceFailures.length === 0;
+  return {
+    allowed,
+    action: matching.some((rule) => rule.action === 'enforce') ? 'enforce' : 'audit',
+    policies: matching.map((rule) => rule.name),
+    ...(trustedAs !== undefined ? { trustedAs } : {}),
+    failures: [...enforceFailures, ...auditFailures],
+    audit: allowed && auditFailures.length > 0,
+  };
+}
+
+/** The keys pinned for a DID (used for offline verification), or undefined if none are. */
+export function pinnedKeys(policy: TrustPolicy, did: string): string[] | undefined {
+  const keys = policy.trustedDIDs.get(did)?.keys;
+  return keys && keys.length > 0 ? [...keys] : undefined;
+}
+
+function defaultDecision(policy: TrustPolicy, did: string, image: string): TrustDecision {
+  const noPolicy = () =>
+    new VerificationError('NO_POLICY', `no policy in trust policy ${policy.source} has a scope covering ${image || '(no image reference)'} (signed by ${did}); defaultAction is ${policy.defaultAction}`);
+  switch (policy.defaultAction) {
+    case 'allow':
+      return { allowed: true, action: 'default-allow', policies: [], failures: [], audit: false };
+    case 'audit':
+      return { allowed: true, action: 'audit', policies: [], failures: [noPolicy()], audit: true };
+    case 'deny':
+      return { allowed: false, action: 'default-deny', policies: [], failures: [noPolicy()], audit: false };
+  }
+}
+
+/** Every failing check of one policy for this signer (empty when the policy passes). */
+function checkRule(policy: TrustPolicy, rule: PolicyRule, input: TrustInput, image: string, now: Date): VerificationError[] {
+  const where = `policy "${rule.name}"${rule.action === 'audit' ? ' (audit)' : ''} for ${image || '(no image reference)'}`;
+  const trusted: TrustedDid | undefined = rule.trustedDIDs.includes(input.did) ? policy.trustedDIDs.get(input.did) : undefined;
+  if (!trusted) {
+    return [new VerificationError('UNTRUSTED_DID', `${input.did} is not among the DIDs ${where} trusts (${rule.trustedDIDs.join(', ')})`)];
+  }
+  const who = trusted.name ? `${input.did} ("${trusted.name}")` : input.did;
+  const signed = input.signedAt.toISOString();
+  const failures: VerificationError[] = [];
+  if (trusted.validFrom && input.signedAt.getTime() < trusted.validFrom.getTime()) {
+    failures.push(new VerificationError('DID_NOT_YET_VALID', `${who} signed at ${signed}, before its validFrom ${trusted.validFrom.toISOString()} (${where})`));
+  }
+  if (trusted.expiresAt && input.signedAt.getTime() >= trusted.expiresAt.getTime()) {
+    failures.push(new VerificationError('DID_EXPIRED', `${who} signed at ${signed}, at or after its expiresAt ${trusted.expiresAt.toISOString()} (${where})`));
+  } else if (trusted.expiresAt && now.getTime() >= trusted.expiresAt.getTime()) {
+    failures.push(
+      new VerificationError('DID_EXPIRED', `trust in ${who} ended at ${trusted.expiresAt.toISOString()} (now ${now.toISOString()}; signed at ${signed}) (${where})`),
+    );
+  }
+  if (trusted.keys && trusted.keys.length > 0 && !(input.signingKey !== undefined && trusted.keys.includes(input.signingKey))) {
+    failures.push(
+      new VerificationError(
+        'KEY_NOT_PINNED',
+        `${who} signed with ${input.signingKey ?? 'an unknown key'}, which is not among its ${trusted.keys.length} pinned key(s) ${trusted.keys.join(', ')} (${where})`,
+      ),
+    );
+  }
+  return failures;
+}

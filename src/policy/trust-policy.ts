@@ -1,0 +1,222 @@
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { LineCounter, parseDocument } from 'yaml';
+import { VerificationError } from '../errors.js';
+import { schemaViolations, type SchemaViolation } from './policy-schema.js';
+import { unmatchableScope } from './scope.js';
+import { pointerOf, positionOf } from './yaml-position.js';
+
+/**
+ * The trust policy (SPEC section 4): which ATProto identities are trusted for which images, and
+ * when. Loaded from YAML, checked against schemas/trust-policy.schema.json and then for what a
+ * schema cannot say; evaluated by evaluateTrust() in ./evaluate.ts.
+ */
+
+/** What to do with an image no policy scope covers. */
+export type DefaultAction = 'deny' | 'allow' | 'audit';
+/** enforce: failures deny. audit: failures are reported but do not deny. */
+export type PolicyAction = 'enforce' | 'audit';
+
+/** One trusted identity and the window in which its signatures are trusted. */
+export interface TrustedDid {
+  did: string;
+  name?: string;
+  /** Signatures (commit rev time) before this are not trusted. */
+  validFrom?: Date;
+  /** Signatures at or after this are not trusted, and nothing is admitted after it. */
+  expiresAt?: Date;
+  /** Pinned atproto signing keys (multibase Multikey): the commit must verify with one. */
+  keys?: string[];
+}
+
+/** A rule for the images its scope covers. */
+export interface PolicyRule {
+  name: string;
+  /** Image name glob: see ./scope.ts. */
+  scope: string;
+  /** Always `{signature: true}`: every policy requires a verified ATProto signature. */
+  require: { signature: true };
+  /** DIDs trusted by this rule, each declared in the top-level trustedDIDs. */
+  trustedDIDs: string[];
+  action: PolicyAction;
+}
+
+export interface TrustPolicy {
+  version: '1.0';
+  defaultAction: DefaultAction;
+  trustedDIDs: ReadonlyMap<string, TrustedDid>;
+  policies: PolicyRule[];
+  /** Where the policy came from (a path, or a label such as `<policy>`), for messages. */
+  source: string;
+  /** sha256 hex of the policy text (policyDigest), so caches can key on the policy. */
+  digest: string;
+}
+
+/** A trust policy is a small hand-written file; anything larger is a mistake or an attack. */
+export const MAX_POLICY_BYTES = 1024 * 1024;
+
+/** sha256 hex of the policy text, for cache keys: a changed policy must not reuse decisions. */
+export function policyDigest(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/** Reads and parses a trust policy file; every failure is POLICY_INVALID naming the path. */
+export async function loadTrustPolicy(path: string): Promise<TrustPolicy> {
+  let text: string;
+  try {
+    const info = await stat(path);
+    if (!info.isFile()) throw new VerificationError('POLICY_INVALID', `trust policy ${path} is not a regular file`);
+    if (info.size > MAX_POLICY_BYTES) {
+      throw new VerificationError('POLICY_INVALID', `trust policy ${path} is ${info.size} bytes, above the ${MAX_POLICY_BYTES} byte cap`);
+    }
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if (err instanceof VerificationError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'does not exist' : `cannot be read (${err instanceof Error ? err.message : String(err)})`;
+    throw new VerificationError('POLICY_INVALID', `trust policy file ${path} ${why}`, { cause: err });
+  }
+  return parseTrustPolicy(text, path);
+}
+
+/**
+ * Parses and validates a trust policy. YAML syntax errors, schema violations and semantic errors
+ * all throw POLICY_INVALID with `source:line:col`, the JSON pointer and what is wrong.
+ */
+export function parseTrustPolicy(text: string, source = '<policy>'): TrustPolicy {
+  if (text.length > MAX_POLICY_BYTES) {
+    throw new VerificationError('POLICY_INVALID', `trust policy ${source} is ${text.length} characters, above the ${MAX_POLICY_BYTES} cap`);
+  }
+  const lineCounter = new LineCounter();
+  // YAML 1.2 core schema: timestamps stay strings, `<<` is not a merge key, duplicate keys fail.
+  const doc = parseDocument(text, { lineCounter, version: '1.2', uniqueKeys: true, prettyErrors: true });
+  const yamlError = doc.errors[0];
+  if (yamlError) {
+    const at = yamlError.linePos?.[0] ?? { line: 1, col: 1 };
+    const what = yamlError.message.split(' at line ')[0];
+    throw new VerificationError('POLICY_INVALID', `trust policy ${source}:${at.line}:${at.col}: not valid YAML: ${what}`, { cause: yamlError });
+  }
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new VerificationError('POLICY_INVALID', `trust policy ${source}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+
+  const report = (violations: SchemaViolation[]): never => {
+    const located = violations
+      .map((v) => ({ ...v, at: positionOf(doc, lineCounter, v.pointer, { key: v.key }) }))
+      .sort((a, b) => a.at.line - b.at.line || a.at.col - b.at.col);
+    const shown = located.slice(0, 5).map((v) => `${source}:${v.at.line}:${v.at.col}: ${v.pointer || '/'}: ${v.message}`);
+    const more = located.length > shown.length ? `; and ${located.length - shown.length} more` : '';
+    throw new VerificationError('POLICY_INVALID', `trust policy ${shown.join('; ')}${more}`);
+  };
+
+  const violations = schemaViolations(raw);
+  if (violations.length > 0) report(violations);
+  const policy = build(raw as PolicyDocument, source, policyDigest(text));
+  const semantic = semanticViolations(policy, raw as PolicyDocument);
+  if (semantic.length > 0) report(semantic);
+  return policy;
+}
+
+/** The document's shape once the schema has passed. */
+interface PolicyDocument {
+  version: string | number;
+  defaultAction?: DefaultAction;
+  trustedDIDs: Record<string, { name?: string; validFrom?: string | null; expiresAt?: string | null; keys?: string[] }>;
+  policies: { name: string; scope: string; require?: { signature?: true }; trustedDIDs: string[]; action?: PolicyAction }[];
+}
+
+function build(raw: PolicyDocument, source: string, digest: string): TrustPolicy {
+  const trustedDIDs = new Map<string, TrustedDid>();
+  for (const [did, entry] of Object.entries(raw.trustedDIDs)) {
+    const trusted: TrustedDid = { did };
+    if (entry.name !== undefined) trusted.name = entry.name;
+    if (typeof entry.validFrom === 'string') trusted.validFrom = new Date(entry.validFrom);
+    if (typeof entry.expiresAt === 'string') trusted.expiresAt = new Date(entry.expiresAt);
+    if (entry.keys) trusted.keys = [...entry.keys];
+    trustedDIDs.set(did, trusted);
+  }
+  return {
+    version: '1.0',
+    defaultAction: raw.defaultAction ?? 'deny',
+    trustedDIDs,
+    policies: raw.policies.map((p) => ({
+      name: p.name,
+      scope: p.scope,
+      require: { signature: true },
+      trustedDIDs: [...p.trustedDIDs],
+      action: p.action ?? 'enforce',
+    })),
+    source,
+    digest,
+  };
+}
+
+/** What JSON Schema cannot express: calendar-valid dates, windows, declared DIDs, unique names, scopes. */
+function semanticViolations(policy: TrustPolicy, raw: PolicyDocument): SchemaViolation[] {
+  const out: SchemaViolation[] = [];
+  for (const [did, entry] of Object.entries(raw.trustedDIDs)) {
+    for (const field of ['validFrom', 'expiresAt'] as const) {
+      const value = entry[field];
+      if (typeof value === 'string' && !isCalendarValid(value)) {
+        out.push({ pointer: pointerOf(['trustedDIDs', did, field]), key: false, message: `${value} is not a real date and time (check the day, hour and offset)` });
+      }
+    }
+    const trusted = policy.trustedDIDs.get(did)!;
+    const from = trusted.validFrom?.getTime();
+    const until = trusted.expiresAt?.getTime();
+    if (from !== undefined && until !== undefined && !Number.isNaN(from) && !Number.isNaN(until) && !(from < until)) {
+      out.push({
+        pointer: pointerOf(['trustedDIDs', did, 'expiresAt']),
+        key: false,
+        message: `expiresAt ${entry.expiresAt} must be after validFrom ${entry.validFrom}: the trust window of ${did} is empty`,
+      });
+    }
+  }
+  const seen = new Map<string, number>();
+  for (const [i, rule] of policy.policies.entries()) {
+    const first = seen.get(rule.name);
+    if (first !== undefined) {
+      out.push({ pointer: pointerOf(['policies', i, 'name']), key: false, message: `policy name "${rule.name}" is already used by policy ${first}; names must be unique` });
+    } else seen.set(rule.name, i);
+    const unmatchable = unmatchableScope(rule.scope);
+    if (unmatchable) {
+      out.push({ pointer: pointerOf(['policies', i, 'scope']), key: false, message: `scope "${rule.scope}" can never match an image: ${unmatchable}` });
+    }
+    for (const [j, did] of rule.trustedDIDs.entries()) {
+      if (!policy.trustedDIDs.has(did)) {
+        out.push({
+          pointer: pointerOf(['policies', i, 'trustedDIDs', j]),
+          key: false,
+          message: `policy "${rule.name}" trusts ${did}, which is not declared in the top-level trustedDIDs`,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
+
+/** RFC 3339 beyond its syntax (which the schema checks): the day exists, the clock is in range. */
+function isCalendarValid(value: string): boolean {
+  const m = DATE_TIME.exec(value);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second, offsetHour = 0, offsetMinute = 0] = m.slice(1).map((n) => (n === undefined ? undefined : Number(n))) as number[];
+  const daysInMonth = new Date(Date.UTC(year!, month!, 0)).getUTCDate();
+  return (
+    month! >= 1 &&
+    month! <= 12 &&
+    day! >= 1 &&
+    day! <= daysInMonth &&
+    hour! <= 23 &&
+    minute! <= 59 &&
+    // A leap second (60) is valid RFC 3339 but no JavaScript Date can hold it.
+    second! <= 59 &&
+    offsetHour <= 23 &&
+    offsetMinute <= 59 &&
+    !Number.isNaN(Date.parse(value))
+  );
+}

@@ -1,0 +1,67 @@
+import { isAlias, isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
+
+/** A 1-based line and column in the policy file, as editors count them. */
+export interface SourcePosition {
+  line: number;
+  col: number;
+}
+
+/** Splits an RFC 6901 JSON pointer (what ajv reports as instancePath) into its segments. */
+export function pointerSegments(pointer: string): string[] {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+/** Builds an RFC 6901 JSON pointer from segments. */
+export function pointerOf(segments: readonly (string | number)[]): string {
+  return segments.map((s) => `/${String(s).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
+}
+
+/**
+ * Where the value at `pointer` sits in the YAML source (or, with `key`, where the map key named
+ * by the pointer's last segment sits, for unknown or malformed keys). Walks as far as the
+ * document goes, so a missing node points at its nearest existing parent.
+ */
+export function positionOf(doc: Document, lineCounter: LineCounter, pointer: string, options: { key?: boolean } = {}): SourcePosition {
+  const segments = pointerSegments(pointer);
+  let node: Node | null = resolve(doc, doc.contents);
+  let found: Node | null = node;
+  for (const [i, segment] of segments.entries()) {
+    if (!node) break;
+    const last = i === segments.length - 1;
+    let next: Node | null = null;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && keyText(p.key) === segment);
+      if (pair) {
+        if (last && options.key && pair.key && isNodeLike(pair.key)) next = pair.key as Node;
+        else next = resolve(doc, isNodeLike(pair.value) ? (pair.value as Node) : null) ?? (isNodeLike(pair.key) ? (pair.key as Node) : null);
+      }
+    } else if (isSeq(node)) {
+      const item = node.items[Number(segment)];
+      next = resolve(doc, isNodeLike(item) ? (item as Node) : null);
+    }
+    if (!next) break;
+    node = next;
+    found = next;
+  }
+  const offset = found?.range?.[0] ?? 0;
+  return lineCounter.linePos(offset);
+}
+
+function resolve(doc: Document, node: Node | null): Node | null {
+  if (node && isAlias(node)) return (node.resolve(doc) as Node | undefined) ?? node;
+  return node;
+}
+
+function isNodeLike(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && 'range' in value;
+}
+
+/** The text a key takes once converted to JS (non-string scalar keys become strings). */
+function keyText(key: unknown): string | undefined {
+  if (isScalar(key)) return String(key.value);
+  return undefined;
+}

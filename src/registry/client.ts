@@ -1,0 +1,308 @@
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import { VerificationError, type ErrorCode } from '../errors.js';
+import { basicHeader, fetchBearerToken, parseChallenge } from './auth.js';
+import type { RegistryCredentials } from './docker-config.js';
+import { bodyExcerpt, sendHttp, type HttpResponse } from './http.js';
+import { indexDescriptors, MANIFEST_ACCEPT, OCI_INDEX_MEDIA_TYPE, referrersTag, type Descriptor } from './oci.js';
+
+export interface RegistryClientOptions {
+  /** Host and optional port, as in an image reference. */
+  registry: string;
+  /** Plain HTTP (Ratify's ORAS store `useHttp`); HTTPS otherwise. */
+  useHttp?: boolean;
+  credentials?: RegistryCredentials;
+  /** Per-request deadline. */
+  timeoutMs?: number;
+  /** Extra CA certificates (PEM) for a registry with a private CA. */
+  ca?: string;
+  signal?: AbortSignal;
+}
+
+export interface FetchedManifest {
+  bytes: Uint8Array;
+  mediaType: string;
+  /** The digest of the bytes received, computed here: never the registry's word. */
+  digest: string;
+}
+
+/** Manifests larger than this are refused (distribution's own limit is 4 MiB). */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+const MAX_REFERRER_PAGES = 8;
+const MAX_REDIRECTS = 5;
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+export function digestOf(bytes: Uint8Array, algorithm: 'sha256' | 'sha512' = 'sha256'): string {
+  return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
+}
+
+/** Checks that `bytes` hash to `expected`, whichever supported algorithm it names. */
+function checkDigest(bytes: Uint8Array, expected: string, what: string): void {
+  const algorithm = expected.startsWith('sha512:') ? 'sha512' : 'sha256';
+  const actual = digestOf(bytes, algorithm);
+  if (actual !== expected) {
+    throw new VerificationError('ARTIFACT_DIGEST_MISMATCH', `${what}: the registry served bytes hashing to ${actual}, not ${expected}`);
+  }
+}
+
+/**
+ * A minimal OCI distribution client: what verification and signing need, nothing more. Every
+ * manifest and blob is hashed and compared with the digest it was asked by, every response is
+ * capped, and credentials only go to the registry or the token realm it names.
+ */
+export class RegistryClient {
+  readonly registry: string;
+  private readonly base: URL;
+  private readonly options: RegistryClientOptions;
+  private readonly agent: http.Agent | https.Agent;
+  /** Authorization header per scope, learned from challenges. */
+  private readonly auth = new Map<string, string>();
+
+  constructor(options: RegistryClientOptions) {
+    this.options = options;
+    this.registry = options.registry;
+    // Docker Hub's API host differs from the name used in references.
+    const host = options.registry === 'docker.io' ? 'registry-1.docker.io' : options.registry;
+    this.base = new URL(`${options.useHttp ? 'http' : 'https'}://${host}`);
+    this.agent = options.useHttp ? new http.Agent({ keepAlive: true }) : new https.Agent({ keepAlive: true });
+  }
+
+  /** Drops pooled connections so a short-lived process can exit. */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  async getManifest(repository: string, reference: string, opts: { maxBytes?: number; notFound?: ErrorCode } = {}): Promise<FetchedManifest> {
+    const res = await this.request('GET', repository, `manifests/${reference}`, {
+      headers: { accept: MANIFEST_ACCEPT },
+      maxBytes: opts.maxBytes ?? MAX_MANIFEST_BYTES,
+    });
+    const what = `manifest ${this.registry}/${repository}:${reference}`;
+    if (res.status === 404) throw new VerificationError(opts.notFound ?? 'REGISTRY_ERROR', `${what} not found (HTTP 404)`);
+    this.expect(res, [200], `GET ${what}`);
+    const isDigest = reference.includes(':');
+    if (isDigest) checkDigest(res.body, reference, what);
+    const digest = isDigest ? reference : digestOf(res.body);
+    const mediaType = mediaTypeOf(res);
+    return { bytes: res.body, mediaType, digest };
+  }
+
+  /** Resolves a tag to the digest of the manifest bytes actually served. */
+  async resolveDigest(repository: string, tag: string): Promise<string> {
+    return (await this.getManifest(repository, tag)).digest;
+  }
+
+  async getBlob(repository: string, digest: string, opts: { maxBytes: number; notFound?: ErrorCode }): Promise<Uint8Array> {
+    const res = await this.request('GET', repository, `blobs/${digest}`, { maxBytes: opts.maxBytes });
+    const what = `blob ${this.registry}/${repository}@${digest}`;
+    if (res.status === 404) throw new VerificationError(opts.notFound ?? 'REGISTRY_ERROR', `${what} not found (HTTP 404)`);
+    this.expect(res, [200], `GET ${what}`);
+    checkDigest(res.body, digest, what);
+    return res.body;
+  }
+
+  /**
+   * Lists the referrers of `digest` with the given artifactType: the referrers API when the
+   * registry has it, else the referrers tag schema (distribution 2.8 has only the latter).
+   * Filtering is done here too, since a registry may ignore the filter.
+   */
+  async listReferrers(repository: string, digest: string, artifactType: string): Promise<Descriptor[]> {
+    let path = `referrers/${digest}?artifactType=${encodeURIComponent(artifactType)}`;
+    const found: Descriptor[] = [];
+    for (let page = 0; page < MAX_REFERRER_PAGES; page++) {
+      const res = await this.request('GET', repository, path, { headers: { accept: OCI_INDEX_MEDIA_TYPE }, maxBytes: MAX_MANIFEST_BYTES });
+      if (res.status === 404 && page === 0) return this.listReferrersByTag(repository, digest, artifactType);
+      this.expect(res, [200], `GET referrers of ${repository}@${digest}`);
+      found.push(...indexDescriptors(parseJson(res.body, `referrers index of ${repository}@${digest}`)));
+      const link = res.headers.link;
+      const next = nextLink(Array.isArray(link) ? link[0] : link);
+      if (!next) break;
+      path = next;
+    }
+    return found.filter((d) => d.artifactType === artifactType);
+  }
+
+  private async listReferrersByTag(repository: string, digest: string, artifactType: string): Promise<Descriptor[]> {
+    const index = await this.getTagSchemaIndex(repository, digest);
+    return index.filter((d) => d.artifactType === artifactType);
+  }
+
+  private async getTagSchemaIndex(repository: string, digest: string): Promise<Descriptor[]> {
+    const res = await this.request('GET', repository, `manifests/${referrersTag(digest)}`, {
+      headers: { accept: OCI_INDEX_MEDIA_TYPE },
+      maxBytes: MAX_MANIFEST_BYTES,
+    });
+    if (res.status === 404) return [];
+    this.expect(res, [200], `GET referrers tag ${referrersTag(digest)} of ${repository}`);
+    return indexDescriptors(parseJson(res.body, `referrers tag index of ${repository}@${digest}`));
+  }
+
+  /** Uploads a blob (monolithic POST then PUT) unless the registry already has it. */
+  async pushBlob(repository: string, bytes: Uint8Array, mediaType = 'application/octet-stream'): Promise<Descriptor> {
+    const digest = digestOf(bytes);
+    const descriptor = { mediaType, digest, size: bytes.length };
+    const head = await this.request('HEAD', repository, `blobs/${digest}`, { maxBytes: 0, push: true });
+    if (head.status === 200) return descriptor;
+    const start = await this.request('POST', repository, 'blobs/uploads/', { maxBytes: 64 * 1024, push: true });
+    this.expect(start, [202], `start blob upload to ${repository}`);
+    const location = start.headers.location;
+    if (!location) throw new VerificationError('REGISTRY_ERROR', `blob upload to ${repository}: the registry gave no Location`);
+    const url = new URL(location, this.base);
+    if (url.origin !== this.base.origin) throw new VerificationError('REGISTRY_ERROR', `blob upload to ${repository}: refusing upload location on ${url.origin}`);
+    url.searchParams.set('digest', digest);
+    const put = await this.requestUrl('PUT', url, repository, {
+      headers: { 'content-type': 'application/octet-stream' },
+      body: bytes,
+      maxBytes: 64 * 1024,
+      push: true,
+    });
+    this.expect(put, [201], `upload blob ${digest} to ${repository}`);
+    return descriptor;
+  }
+
+  /** Pushes manifest bytes under a tag or digest; returns the digest of those bytes. */
+  async pushManifest(repository: string, reference: string, bytes: Uint8Array, mediaType: string): Promise<string> {
+    const digest = digestOf(bytes);
+    if (reference.includes(':') && reference !== digest) {
+      throw new VerificationError('INPUT_INVALID', `manifest bytes hash to ${digest}, not ${reference}`);
+    }
+    const res = await this.request('PUT', repository, `manifests/${reference}`, {
+      headers: { 'content-type': mediaType },
+      body: bytes,
+      maxBytes: 64 * 1024,
+      push: true,
+    });
+    this.expect(res, [201], `push manifest ${repository}:${reference}`);
+    return digest;
+  }
+
+  /** Adds `descriptor` to the referrers tag-schema index of `subjectDigest` (read, merge, write). */
+  async addReferrerToTagSchemaIndex(repository: string, subjectDigest: string, descriptor: Descriptor): Promise<void> {
+    const existing = await this.getTagSchemaIndex(repository, subjectDigest);
+    if (existing.some((d) => d.digest === descriptor.digest)) return;
+    const index = { schemaVersion: 2, mediaType: OCI_INDEX_MEDIA_TYPE, manifests: [...existing, descriptor] };
+    await this.pushManifest(repository, referrersTag(subjectDigest), new TextEncoder().encode(JSON.stringify(index)), OCI_INDEX_MEDIA_TYPE);
+  }
+
+  private expect(res: HttpResponse, ok: number[], what: string): void {
+    if (ok.includes(res.status)) return;
+    if (res.status === 401 || res.status === 403) {
+      throw new VerificationError('REGISTRY_AUTH_FAILED', `${what}: ${this.registry} refused access (HTTP ${res.status})${bodyExcerpt(res.body)}`);
+    }
+    throw new VerificationError('REGISTRY_ERROR', `${what}: ${this.registry} answered HTTP ${res.status}${bodyExcerpt(res.body)}`);
+  }
+
+  private request(
+    method: 'GET' | 'HEAD' | 'POST' | 'PUT',
+    repository: string,
+    path: string,
+    opts: { headers?: Record<string, string>; body?: Uint8Array; maxBytes: number; push?: boolean },
+  ): Promise<HttpResponse> {
+    const url = path.startsWith('/') ? new URL(path, this.base) : new URL(`/v2/${repository}/${path}`, this.base);
+    return this.requestUrl(method, url, repository, opts);
+  }
+
+  /** Sends with the scope's credentials, answers one auth challenge, follows GET redirects. */
+  private async requestUrl(
+    method: 'GET' | 'HEAD' | 'POST' | 'PUT',
+    url: URL,
+    repository: string,
+    opts: { headers?: Record<string, string>; body?: Uint8Array; maxBytes: number; push?: boolean },
+  ): Promise<HttpResponse> {
+    const scope = `repository:${repository}:${opts.push ? 'pull,push' : 'pull'}`;
+    let res = await this.send(method, url, opts, this.auth.get(scope));
+    if (res.status === 401) {
+      const authorization = await this.answerChallenge(res, scope);
+      if (authorization) {
+        this.auth.set(scope, authorization);
+        res = await this.send(method, url, opts, authorization);
+      }
+    }
+    return res;
+  }
+
+  private async send(
+    method: 'GET' | 'HEAD' | 'POST' | 'PUT',
+    url: URL,
+    opts: { headers?: Record<string, string>; body?: Uint8Array; maxBytes: number },
+    authorization: string | undefined,
+  ): Promise<HttpResponse> {
+    let target = url;
+    for (let hop = 0; ; hop++) {
+      // Credentials never follow a redirect to another origin (blob storage, CDNs).
+      const sameOrigin = target.origin === this.base.origin;
+      const headers = { ...opts.headers, ...(authorization && sameOrigin ? { authorization } : {}) };
+      const res = await sendHttp({
+        method,
+        url: target,
+        headers,
+        maxBytes: opts.maxBytes,
+        timeoutMs: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        agent: sameOrigin ? this.agent : target.protocol === 'https:' ? https.globalAgent : http.globalAgent,
+        ...(opts.body ? { body: opts.body } : {}),
+        ...(this.options.ca ? { ca: this.options.ca } : {}),
+        ...(this.options.signal ? { signal: this.options.signal } : {}),
+      });
+      const location = res.headers.location;
+      if (![301, 302, 303, 307, 308].includes(res.status) || !location || (method !== 'GET' && method !== 'HEAD')) return res;
+      if (hop >= MAX_REDIRECTS) throw new VerificationError('REGISTRY_ERROR', `${method} ${url.pathname}: more than ${MAX_REDIRECTS} redirects`);
+      target = new URL(location, target);
+      if (target.protocol !== 'https:' && !(this.options.useHttp && target.protocol === 'http:')) {
+        throw new VerificationError('REGISTRY_ERROR', `${method} ${url.pathname}: refusing redirect to ${target.protocol}//${target.host}`);
+      }
+    }
+  }
+
+  private async answerChallenge(res: HttpResponse, scope: string): Promise<string | undefined> {
+    const header = res.headers['www-authenticate'];
+    const challenge = parseChallenge(Array.isArray(header) ? header[0] : header);
+    const credentials = this.options.credentials;
+    if (!challenge) return undefined;
+    if (challenge.scheme === 'basic') {
+      if (credentials?.kind !== 'basic') {
+        throw new VerificationError(
+          'REGISTRY_AUTH_FAILED',
+          `${this.registry} requires Basic credentials and none are configured for it in the docker config.json`,
+        );
+      }
+      return basicHeader(credentials.username, credentials.password);
+    }
+    const token = await fetchBearerToken(challenge, challenge.scope ?? scope, credentials, {
+      agentFor: (u) => (u.protocol === 'https:' ? https.globalAgent : http.globalAgent),
+      timeoutMs: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      allowHttp: this.options.useHttp === true,
+      ...(this.options.ca ? { ca: this.options.ca } : {}),
+      ...(this.options.signal ? { signal: this.options.signal } : {}),
+    });
+    return `Bearer ${token}`;
+  }
+}
+
+function mediaTypeOf(res: HttpResponse): string {
+  const header = res.headers['content-type'];
+  const fromHeader = (Array.isArray(header) ? header[0] : header)?.split(';')[0]?.trim();
+  try {
+    const parsed = JSON.parse(Buffer.from(res.body).toString('utf8')) as { mediaType?: unknown };
+    if (typeof parsed.mediaType === 'string') return parsed.mediaType;
+  } catch {
+    // Not JSON: the caller's own parsing reports it.
+  }
+  return fromHeader ?? 'application/octet-stream';
+}
+
+function parseJson(body: Uint8Array, what: string): unknown {
+  try {
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
+  } catch {
+    throw new VerificationError('REGISTRY_ERROR', `${what} is not valid JSON`);
+  }
+}
+
+/** The path of a `Link: <...>; rel="next"` header (referrers API pagination). */
+function nextLink(header: string | undefined): string | undefined {
+  const match = header ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(header) : null;
+  if (!match) return undefined;
+  const url = new URL(match[1]!, 'http://placeholder');
+  return `${url.pathname}${url.search}`;
+}

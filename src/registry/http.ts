@@ -1,0 +1,114 @@
+import http from 'node:http';
+import https from 'node:https';
+import { VerificationError } from '../errors.js';
+
+/** One HTTP exchange with a registry or its token service: bounded in time and in bytes. */
+export interface HttpRequest {
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT';
+  url: URL;
+  headers?: Record<string, string>;
+  body?: Uint8Array;
+  maxBytes: number;
+  timeoutMs: number;
+  agent: http.Agent | https.Agent;
+  ca?: string;
+  signal?: AbortSignal;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Uint8Array;
+}
+
+/** Node's socket error codes, told to an operator in words. */
+function describeSocketError(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'host name does not resolve';
+    case 'ECONNRESET':
+      return 'connection reset';
+    case 'EPROTO':
+    case 'ERR_SSL_WRONG_VERSION_NUMBER':
+      return 'TLS handshake failed (is the registry plain HTTP? set useHttp)';
+    default:
+      if (err.code?.startsWith('ERR_TLS') || /certificate|self.signed|unable to verify/i.test(err.message)) {
+        return `TLS certificate not trusted (${err.code ?? err.message}); add the registry CA`;
+      }
+      return err.code ?? err.message;
+  }
+}
+
+/** Sends one request without following redirects; the caller decides about `Location`. */
+export function sendHttp(req: HttpRequest): Promise<HttpResponse> {
+  const where = `${req.method} ${req.url.origin}${req.url.pathname}`;
+  return new Promise((resolve, reject) => {
+    const transport = req.url.protocol === 'https:' ? https : http;
+    let settled = false;
+    const fail = (err: VerificationError) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      outgoing.destroy();
+      reject(err);
+    };
+    const timer = setTimeout(
+      () => fail(new VerificationError('REGISTRY_UNREACHABLE', `${where}: no complete answer within ${req.timeoutMs} ms`)),
+      req.timeoutMs,
+    );
+    const onAbort = () => fail(new VerificationError('DEADLINE_EXCEEDED', `${where}: aborted (deadline reached)`));
+    if (req.signal?.aborted) {
+      clearTimeout(timer);
+      reject(new VerificationError('DEADLINE_EXCEEDED', `${where}: aborted (deadline reached)`));
+      return;
+    }
+    req.signal?.addEventListener('abort', onAbort, { once: true });
+    const outgoing = transport.request(
+      req.url,
+      {
+        method: req.method,
+        headers: { 'user-agent': 'atproto-verifier', ...(req.body ? { 'content-length': String(req.body.length) } : {}), ...req.headers },
+        agent: req.agent,
+        ...(req.ca ? { ca: req.ca } : {}),
+      },
+      (res) => {
+        const declared = Number(res.headers['content-length']);
+        if (Number.isFinite(declared) && declared > req.maxBytes) {
+          res.destroy();
+          fail(new VerificationError('RESPONSE_TOO_LARGE', `${where}: response of ${declared} bytes exceeds the ${req.maxBytes}-byte limit`));
+          return;
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > req.maxBytes) {
+            res.destroy();
+            fail(new VerificationError('RESPONSE_TOO_LARGE', `${where}: response exceeds the ${req.maxBytes}-byte limit`));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on('error', (err) => fail(new VerificationError('REGISTRY_UNREACHABLE', `${where}: ${describeSocketError(err)}`, { cause: err })));
+        res.on('end', () => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          req.signal?.removeEventListener('abort', onAbort);
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: new Uint8Array(Buffer.concat(chunks)) });
+        });
+      },
+    );
+    outgoing.on('error', (err) => fail(new VerificationError('REGISTRY_UNREACHABLE', `${where}: ${describeSocketError(err)}`, { cause: err })));
+    outgoing.end(req.body ? Buffer.from(req.body) : undefined);
+  });
+}
+
+/** A short, printable excerpt of an error body for messages (registries put JSON errors there). */
+export function bodyExcerpt(body: Uint8Array): string {
+  const text = Buffer.from(body.subarray(0, 300)).toString('utf8').replace(/[^\x20-\x7e]+/g, ' ').trim();
+  return text.length > 0 ? `: ${text}` : '';
+}

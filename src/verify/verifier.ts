@@ -1,0 +1,299 @@
+import { embeddedProof, parseSignaturePayload, type SignaturePayload } from '../artifact/signature-payload.js';
+import { parseMultikey, type AtprotoPublicKey } from '../atproto/keys.js';
+import { verifyRecordProof, type RecordProof } from '../atproto/record-proof.js';
+import { asVerificationError, VerificationError } from '../errors.js';
+import type { AtprotoIdentity } from '../identity/did-document.js';
+import { standardHandleResolver, verifyHandle, type HandleResolver, type HandleStatus } from '../identity/handle.js';
+import { resolveDid } from '../identity/resolve-did.js';
+import { TtlCache } from '../identity/ttl-cache.js';
+import { evaluateTrust, pinnedKeys, type TrustDecision } from '../policy/evaluate.js';
+import type { TrustPolicy } from '../policy/trust-policy.js';
+import { fetchRecordProof } from './fetch-record-proof.js';
+import { checkManifestRecord, type ManifestRecord } from './manifest-record.js';
+import { parseManifestRecordUri, type RecordUri } from './record-uri.js';
+import type { VerifierSettings } from './settings.js';
+
+/** What is being verified: the image (its digest, and its reference when known) and the payload. */
+export interface VerifyRequest {
+  /** Digest of the image manifest the signature must cover (`sha256:...`). */
+  subjectDigest: string;
+  /** Full image reference, for policy scopes and the repository check. */
+  reference?: string;
+  /** The signature artifact payload: its bytes, or the parsed JSON. */
+  payload: Uint8Array | unknown;
+  signal?: AbortSignal;
+}
+
+export type StepName = 'artifact' | 'identity' | 'proof' | 'record' | 'handle' | 'policy';
+
+export interface StepReport {
+  step: StepName;
+  ok: boolean;
+  detail: string;
+}
+
+/** The outcome of one verification: a decision, the evidence behind it, and the first failure. */
+export interface VerificationOutcome {
+  isSuccess: boolean;
+  message: string;
+  error?: VerificationError;
+  /** Passed only because the failing policy is in audit mode. */
+  audit: boolean;
+  did?: string;
+  handle?: string;
+  handleStatus?: HandleStatus;
+  signedAt?: string;
+  commitCid?: string;
+  commitRev?: string;
+  recordUri?: string;
+  recordCid?: string;
+  pdsEndpoint?: string;
+  signingKey?: string;
+  offline?: boolean;
+  trust?: TrustDecision;
+  steps: StepReport[];
+}
+
+export interface VerifierDependencies {
+  policy?: TrustPolicy;
+  handleResolver?: HandleResolver;
+  now?: () => Date;
+  /** Extra CA certificates for https fetches (private did:web hosts, test networks). */
+  ca?: string;
+}
+
+/** A rev more than this far in the future was not signed "now": refuse it. */
+const MAX_CLOCK_SKEW_MS = 10 * 60 * 1000;
+
+/** Evidence gathered as the chain is walked; becomes the outcome's metadata. */
+interface Evidence {
+  payload?: SignaturePayload;
+  record?: RecordUri;
+  identity?: AtprotoIdentity;
+  proof?: RecordProof;
+  key?: AtprotoPublicKey;
+  keyMultibase?: string;
+  handle?: HandleStatus;
+  trust?: TrustDecision;
+  offline?: boolean;
+}
+
+/**
+ * The verification engine. `verify()` walks SPEC.md section 3 step by step; each step either adds
+ * evidence or throws one VerificationError naming what broke. Caches live on the instance, so a
+ * long-lived face (the provider) reuses them and a short-lived one (the plugin) uses the disk.
+ */
+export class Verifier {
+  private readonly didCache: TtlCache<unknown>;
+  private readonly handleCache: TtlCache<string>;
+  private readonly handleResolver: HandleResolver;
+  private readonly now: () => Date;
+
+  constructor(
+    readonly settings: VerifierSettings,
+    private readonly deps: VerifierDependencies = {},
+  ) {
+    const cache = { enabled: settings.cacheEnabled, ttlMs: settings.cacheTtlMs, ...(settings.cacheDir ? { dir: settings.cacheDir } : {}) };
+    this.didCache = new TtlCache('did', cache);
+    this.handleCache = new TtlCache('handle', cache);
+    this.now = deps.now ?? (() => new Date());
+    this.handleResolver =
+      deps.handleResolver ??
+      standardHandleResolver({ allowPrivateNetwork: settings.allowPrivateNetwork, timeoutMs: settings.didResolverTimeoutMs, ...(deps.ca ? { ca: deps.ca } : {}) });
+  }
+
+  get policy(): TrustPolicy | undefined {
+    return this.deps.policy;
+  }
+
+  async verify(request: VerifyRequest): Promise<VerificationOutcome> {
+    const evidence: Evidence = {};
+    const steps: StepReport[] = [];
+    const step = async (name: StepName, run: () => Promise<string> | string): Promise<void> => {
+      try {
+        steps.push({ step: name, ok: true, detail: await run() });
+      } catch (err) {
+        const error = asVerificationError(err);
+        steps.push({ step: name, ok: false, detail: error.message });
+        throw error;
+      }
+    };
+    try {
+      await step('artifact', () => this.readArtifact(request, evidence));
+      await step('identity', () => this.resolveIdentity(request, evidence));
+      await step('proof', () => this.verifyProof(request, evidence));
+      await step('handle', () => this.checkHandle(request, evidence));
+      await step('record', () => this.checkRecord(request, evidence));
+      await step('policy', () => this.applyPolicy(request, evidence));
+      return this.outcome(evidence, steps);
+    } catch (err) {
+      return this.outcome(evidence, steps, asVerificationError(err));
+    }
+  }
+
+  /** Step 1: the payload names a record of the signer and covers this subject. */
+  private readArtifact(request: VerifyRequest, ev: Evidence): string {
+    const payload = parseSignaturePayload(request.payload);
+    if (!/^sha256:[a-f0-9]{64}$/.test(request.subjectDigest)) {
+      throw new VerificationError('INPUT_INVALID', `subject digest "${request.subjectDigest.slice(0, 80)}" is not sha256:<64 hex>`);
+    }
+    if (payload.subject.digest !== request.subjectDigest) {
+      throw new VerificationError('SUBJECT_MISMATCH', `signature artifact covers ${payload.subject.digest}, not the image ${request.subjectDigest}`);
+    }
+    ev.payload = payload;
+    ev.record = parseManifestRecordUri(payload.atproto.recordUri, payload.atproto.did);
+    return `payload names at://${ev.record.did}/${ev.record.collection}/${ev.record.rkey}`;
+  }
+
+  /**
+   * Step 2: the signer's key and PDS come from the DID document (or, offline, from keys pinned
+   * in the trust policy when the payload embeds its proof). The artifact's key hints are ignored.
+   */
+  private async resolveIdentity(request: VerifyRequest, ev: Evidence): Promise<string> {
+    const did = ev.record!.did;
+    const pinned = this.deps.policy ? pinnedKeys(this.deps.policy, did) : undefined;
+    if (pinned && pinned.length > 0 && ev.payload!.proof) {
+      ev.offline = true;
+      return `offline: ${pinned.length} key(s) pinned for ${did} in the trust policy, proof embedded`;
+    }
+    ev.identity = await resolveDid(did, {
+      plcDirectory: this.settings.plcDirectory,
+      timeoutMs: this.settings.didResolverTimeoutMs,
+      allowPrivateNetwork: this.settings.allowPrivateNetwork,
+      cache: this.didCache,
+      ...(this.deps.ca ? { ca: this.deps.ca } : {}),
+      ...(request.signal ? { signal: request.signal } : {}),
+    });
+    ev.key = ev.identity.signingKey;
+    ev.keyMultibase = ev.identity.signingKeyMultibase;
+    return `${did}: key ${ev.keyMultibase}, PDS ${ev.identity.pdsEndpoint}`;
+  }
+
+  /** Steps 3-5: CAR blocks, signed commit, MST inclusion of the record. */
+  private async verifyProof(request: VerifyRequest, ev: Evidence): Promise<string> {
+    const record = ev.record!;
+    const car =
+      embeddedProof(ev.payload!) ??
+      (await fetchRecordProof(
+        ev.identity!.pdsEndpoint,
+        record,
+        { allowPrivateNetwork: this.settings.allowPrivateNetwork, timeoutMs: this.settings.pdsTimeoutMs, ...(this.deps.ca ? { ca: this.deps.ca } : {}) },
+        request.signal,
+      ));
+    if (ev.offline) {
+      const keys = pinnedKeys(this.deps.policy!, record.did)!;
+      ev.proof = this.verifyWithAnyKey(car, record, keys, ev);
+    } else {
+      ev.proof = verifyRecordProof(car, { ...record, key: ev.key! });
+    }
+    const signedAt = ev.proof.signedAt.getTime();
+    if (signedAt > this.now().getTime() + MAX_CLOCK_SKEW_MS) {
+      throw new VerificationError('COMMIT_INVALID', `commit rev ${ev.proof.commit.rev} claims a time in the future (${ev.proof.signedAt.toISOString()})`);
+    }
+    return `commit ${ev.proof.commitCid} (rev ${ev.proof.commit.rev}) signed by ${ev.keyMultibase}; record ${ev.proof.recordCid} included`;
+  }
+
+  private verifyWithAnyKey(car: Uint8Array, record: RecordUri, keys: string[], ev: Evidence): RecordProof {
+    let last: VerificationError | undefined;
+    for (const multibase of keys) {
+      try {
+        const key = parseMultikey(multibase);
+        const proof = verifyRecordProof(car, { ...record, key });
+        ev.key = key;
+        ev.keyMultibase = multibase;
+        return proof;
+      } catch (err) {
+        last = asVerificationError(err);
+        if (last.code !== 'SIGNATURE_INVALID') throw last;
+      }
+    }
+    throw new VerificationError('SIGNATURE_INVALID', `commit signature verifies with none of the ${keys.length} key(s) pinned for ${record.did}`, {
+      cause: last,
+    });
+  }
+
+  /** Step 6 (after the handle, which an ATCR path may name): the signed record is this image's. */
+  private checkRecord(request: VerifyRequest, ev: Evidence): string {
+    const hinted = ev.payload!.atproto.recordCid;
+    if (hinted && hinted !== ev.proof!.recordCid.toString()) {
+      throw new VerificationError('RECORD_CID_MISMATCH', `artifact names record ${hinted} but the signed commit holds ${ev.proof!.recordCid}`);
+    }
+    const record: ManifestRecord = checkManifestRecord(ev.proof!.record, {
+      subjectDigest: request.subjectDigest,
+      did: ev.record!.did,
+      reference: request.reference,
+      atcrRegistries: this.settings.atcrRegistries,
+      verifiedHandle: ev.handle?.verified ? ev.handle.handle : undefined,
+    });
+    return `record ${ev.record!.rkey} signs ${record.digest} for repository ${record.repository}`;
+  }
+
+  /** Step 7: a handle is reported only when verified both ways. */
+  private async checkHandle(request: VerifyRequest, ev: Evidence): Promise<string> {
+    if (!ev.identity) {
+      ev.handle = { handle: undefined, verified: false, reason: 'offline verification: DID document not consulted' };
+      return ev.handle.reason;
+    }
+    ev.handle = await verifyHandle(ev.identity.claimedHandle, ev.identity.did, {
+      resolver: this.handleResolver,
+      cache: this.handleCache,
+      ...(request.signal ? { signal: request.signal } : {}),
+    });
+    return ev.handle.verified ? `handle ${ev.handle.handle} verified both ways` : `handle unverified: ${ev.handle.reason}`;
+  }
+
+  /** Step 8: the signer is trusted for this image at the signed time. */
+  private applyPolicy(request: VerifyRequest, ev: Evidence): string {
+    const policy = this.deps.policy;
+    if (!policy) return 'no trust policy given: the proof chain is verified, the signer is not judged';
+    const decision = evaluateTrust(policy, {
+      image: request.reference ?? '',
+      did: ev.record!.did,
+      signedAt: ev.proof!.signedAt,
+      ...(ev.keyMultibase ? { signingKey: ev.keyMultibase } : {}),
+      now: this.now(),
+    });
+    ev.trust = decision;
+    if (!decision.allowed) throw decision.failures[0] ?? new VerificationError('UNTRUSTED_DID', `${ev.record!.did} is not trusted for ${request.reference}`);
+    if (decision.audit) return `audit: ${decision.failures.map((f) => f.message).join('; ')} (not enforced)`;
+    return `trusted${decision.trustedAs ? ` as "${decision.trustedAs}"` : ''} by ${decision.policies.join(', ') || decision.action}`;
+  }
+
+  private outcome(ev: Evidence, steps: StepReport[], error?: VerificationError): VerificationOutcome {
+    const proof = ev.proof;
+    const out: VerificationOutcome = {
+      isSuccess: !error,
+      message: '',
+      audit: ev.trust?.audit ?? false,
+      steps,
+      ...(ev.record ? { did: ev.record.did, recordUri: `at://${ev.record.did}/${ev.record.collection}/${ev.record.rkey}` } : {}),
+      ...(ev.handle ? { handleStatus: ev.handle } : {}),
+      ...(ev.handle?.verified ? { handle: ev.handle.handle } : {}),
+      ...(proof
+        ? { signedAt: proof.signedAt.toISOString(), commitCid: proof.commitCid.toString(), commitRev: proof.commit.rev, recordCid: proof.recordCid.toString() }
+        : {}),
+      ...(ev.identity ? { pdsEndpoint: ev.identity.pdsEndpoint } : {}),
+      ...(ev.keyMultibase && proof ? { signingKey: ev.keyMultibase } : {}),
+      ...(ev.offline ? { offline: true } : {}),
+      ...(ev.trust ? { trust: ev.trust } : {}),
+      ...(error ? { error } : {}),
+    };
+    const signer = `${out.handle ?? out.did} at ${out.signedAt} (commit ${out.commitCid})`;
+    if (error) out.message = failureMessage(error);
+    else if (out.audit) {
+      const failure = ev.trust!.failures[0]!;
+      out.message = `audit: would be refused [${failure.code}]: ${failure.message}; allowed because the matching policy is in audit mode. Signed by ${signer}`;
+    } else out.message = `verified: signed by ${signer}`;
+    return out;
+  }
+}
+
+/** The outcome of a verification that failed before the engine ran (fetching the artifact, say). */
+export function failedOutcome(err: unknown): VerificationOutcome {
+  const error = asVerificationError(err);
+  return { isSuccess: false, audit: false, steps: [{ step: 'artifact', ok: false, detail: error.message }], error, message: failureMessage(error) };
+}
+
+function failureMessage(error: VerificationError): string {
+  return `${error.step} step failed [${error.code}]: ${error.message}`;
+}
