@@ -1,12 +1,16 @@
 import { closeIdleConnections } from '../src/net/guarded-fetch.js';
-import { clip, logLine, PluginError, PluginErrorCode, parsePluginRequest } from './protocol.js';
-import { verifyReference } from './verify-reference.js';
+import { checkCommand, clip, logLine, PluginError, PluginErrorCode, parsePluginRequest } from './protocol.js';
+import { createReferrerStore } from './store.js';
+import { readSettings, verifyReference } from './verify-reference.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
 }
+
+/** Stdin larger than this is not a Ratify request (a few KiB at most). */
+const MAX_STDIN_BYTES = 1024 * 1024;
 
 /**
  * The Ratify plugin face: env + stdin in, one VerifierResult line (exit 0) or one error JSON
@@ -16,13 +20,27 @@ export async function runPlugin(version: string): Promise<void> {
   const log = (level: 'info' | 'warn' | 'debug', message: string) => process.stderr.write(logLine(level, message));
   let exitCode = 0;
   try {
-    const request = parsePluginRequest(process.env, await readStdin());
+    let stdin: string;
+    try {
+      stdin = await readStdin();
+    } catch (err) {
+      throw new PluginError(PluginErrorCode.IOFailure, `error reading from stdin: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (Buffer.byteLength(stdin) > MAX_STDIN_BYTES) {
+      throw new PluginError(PluginErrorCode.IOFailure, `stdin is larger than ${MAX_STDIN_BYTES} bytes`);
+    }
+    const request = parsePluginRequest(process.env, stdin);
+    const store = createReferrerStore(request.storeConfig);
+    checkCommand(request);
+    const { settings, warnings } = readSettings(request, { log });
     log('debug', `atproto-verifier ${version}: verifying ${request.subject} referrer ${request.referenceDesc.digest}`);
-    const result = await verifyReference(request, { log });
+    const result = await verifyReference(request, settings, store, { log, warnings });
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } catch (err) {
     const error =
-      err instanceof PluginError ? err : new PluginError(PluginErrorCode.CommandFailure, 'plugin command VERIFY failed', clip(err instanceof Error ? err.message : String(err)));
+      err instanceof PluginError
+        ? err
+        : new PluginError(PluginErrorCode.CommandFailure, 'plugin command VERIFY failed', clip(err instanceof Error ? err.message : String(err)));
     process.stdout.write(`${JSON.stringify(error)}\n`);
     exitCode = 1;
   } finally {

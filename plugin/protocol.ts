@@ -3,13 +3,16 @@
  * environment + one JSON document on stdin in; one result JSON line on stdout out. This module
  * only translates; it holds no verification logic.
  */
+import { parseImageReference, type ImageReference } from '../src/registry/reference.js';
 
 export const ENV_COMMAND = 'RATIFY_VERIFIER_COMMAND';
 export const ENV_SUBJECT = 'RATIFY_VERIFIER_SUBJECT';
 export const ENV_VERSION = 'RATIFY_VERIFIER_VERSION';
 export const VERIFY_COMMAND = 'VERIFY';
 /** Protocol versions this plugin speaks (Ratify's skeleton supports 1.0.0). */
-export const SUPPORTED_VERSIONS = ['1.0.0'];
+// 1.0.0 is what Ratify sends for Verifier CRs; 0.1.0 is its default for verifiers declared in a
+// config.json. The protocol is the same for both.
+export const SUPPORTED_VERSIONS = ['1.0.0', '0.1.0'];
 
 /** Ratify's plugin error codes (pkg/common/plugin/errors). */
 export const PluginErrorCode = {
@@ -55,53 +58,71 @@ export interface StoreConfig {
 }
 
 export interface PluginRequest {
+  command: string;
   subject: string;
+  /** The subject as parsed; `digest` is absent when Ratify passed a tag reference. */
+  subjectRef: ImageReference;
   version: string;
   config: Record<string, unknown> & { name: string; type?: string };
   storeConfig: StoreConfig;
   referenceDesc: ReferenceDescriptor;
 }
 
-/** Reads the environment and stdin into a request, or throws the PluginError Ratify expects. */
+/**
+ * Reads the environment and stdin into a request, in the order and with the codes of Ratify's Go
+ * plugin skeleton (v1.4.0 pkg/verifier/plugin/skel): missing variables (4), unparseable subject
+ * (7), unsupported version (6), stdin not JSON (1), verifier name missing (2). The store (7) and
+ * the command (3) are checked after, by the caller, in that order too.
+ */
 export function parsePluginRequest(env: NodeJS.ProcessEnv, stdin: string): PluginRequest {
-  const missing = [ENV_COMMAND, ENV_SUBJECT, ENV_VERSION].filter((k) => !env[k]);
+  const missing = [ENV_COMMAND, ENV_VERSION, ENV_SUBJECT].filter((k) => !env[k]);
   if (missing.length > 0) {
-    throw new PluginError(PluginErrorCode.MissingEnvironmentVariables, `missing environment variables: ${missing.join(', ')}`);
+    throw new PluginError(PluginErrorCode.MissingEnvironmentVariables, `missing env variables [${missing.join(',')}]`);
+  }
+  const subject = env[ENV_SUBJECT]!;
+  let subjectRef: ImageReference;
+  try {
+    subjectRef = parseImageReference(subject);
+  } catch (err) {
+    throw new PluginError(PluginErrorCode.ArgsParsing, `cannot parse subject reference ${clip(subject, 300)}`, err instanceof Error ? err.message : String(err));
   }
   const version = env[ENV_VERSION]!;
   if (!SUPPORTED_VERSIONS.includes(version)) {
-    throw new PluginError(PluginErrorCode.VersionNotSupported, `protocol version ${version} is not supported (supported: ${SUPPORTED_VERSIONS.join(', ')})`);
+    throw new PluginError(PluginErrorCode.VersionNotSupported, `plugin doesn't support version ${clip(version, 100)} (supported: ${SUPPORTED_VERSIONS.join(', ')})`);
   }
   let doc: unknown;
   try {
     doc = JSON.parse(stdin);
   } catch (err) {
-    throw new PluginError(PluginErrorCode.ConfigParsing, 'stdin is not a JSON document', err instanceof Error ? err.message : String(err));
+    throw new PluginError(PluginErrorCode.ConfigParsing, 'error unmarshall verifier config: stdin is not a JSON document', err instanceof Error ? err.message : String(err));
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
-    throw new PluginError(PluginErrorCode.ConfigParsing, 'stdin must be a JSON object with config, storeConfig and referenceDesc');
+  if (!isObject(doc)) {
+    throw new PluginError(PluginErrorCode.ConfigParsing, 'error unmarshall verifier config: stdin must be a JSON object with config, storeConfig and referenceDesc');
   }
-  const { config, storeConfig, referenceDesc } = doc as Record<string, unknown>;
+  const { config, storeConfig, referenceDesc } = doc;
+  if (config !== undefined && config !== null && !isObject(config)) {
+    throw new PluginError(PluginErrorCode.ConfigParsing, 'error unmarshall verifier config: "config" must be an object');
+  }
   if (!isObject(config) || typeof config.name !== 'string' || config.name === '') {
-    throw new PluginError(PluginErrorCode.InvalidVerifierConfig, 'verifier config is missing "name"');
+    throw new PluginError(PluginErrorCode.InvalidVerifierConfig, 'missing verifier name');
   }
-  if (!isObject(storeConfig) || !isObject(storeConfig.store) || typeof storeConfig.store.name !== 'string') {
-    throw new PluginError(PluginErrorCode.ConfigParsing, 'storeConfig.store.name is missing');
-  }
-  if (!isObject(referenceDesc) || typeof referenceDesc.digest !== 'string') {
-    throw new PluginError(PluginErrorCode.ArgsParsing, 'referenceDesc.digest is missing');
-  }
-  // Same order as Ratify's Go skeleton: environment, version, stdin, then the command.
-  if (env[ENV_COMMAND] !== VERIFY_COMMAND) {
-    throw new PluginError(PluginErrorCode.UnknownCommand, `unknown command "${env[ENV_COMMAND]}": only ${VERIFY_COMMAND} is supported`);
-  }
+  const store = isObject(storeConfig) && isObject(storeConfig.store) ? (storeConfig as unknown as StoreConfig) : { store: { name: '' } };
   return {
-    subject: env[ENV_SUBJECT]!,
+    command: env[ENV_COMMAND]!,
+    subject,
+    subjectRef,
     version,
     config: config as PluginRequest['config'],
-    storeConfig: storeConfig as unknown as StoreConfig,
-    referenceDesc: referenceDesc as ReferenceDescriptor,
+    storeConfig: store,
+    referenceDesc: isObject(referenceDesc) ? (referenceDesc as ReferenceDescriptor) : { digest: '' },
   };
+}
+
+/** The command check, which Ratify's skeleton makes last, after building the store. */
+export function checkCommand(request: PluginRequest): void {
+  if (request.command !== VERIFY_COMMAND) {
+    throw new PluginError(PluginErrorCode.UnknownCommand, `unknown ${ENV_COMMAND}: ${clip(request.command, 100)}`);
+  }
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

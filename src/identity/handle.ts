@@ -76,3 +76,22 @@ async function resolveByDns(handle: string, timeoutMs: number): Promise<string |
     clearTimeout(timer);
   }
 }
+
+/** Resolves through an XRPC service's `com.atproto.identity.resolveHandle` (a PDS or an AppView). */
+export function xrpcHandleResolver(serviceUrl: string, policy: Omit<FetchPolicy, 'maxBytes'>): HandleResolver {
+  return async (handle, signal) => {
+    const url = new URL('/xrpc/com.atproto.identity.resolveHandle', serviceUrl);
+    url.searchParams.set('handle', handle);
+    const res = await guardedFetch(
+      { url: url.toString(), purpose: `handle ${handle} via ${url.origin}`, accept: 'application/json', ...(signal ? { signal } : {}) },
+      { ...policy, maxBytes: 4096 },
+    );
+    if (res.status !== 200) return undefined;
+    try {
+      const did = (JSON.parse(new TextDecoder().decode(res.body)) as { did?: unknown }).did;
+      return typeof did === 'string' && did.startsWith('did:') ? did : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+}

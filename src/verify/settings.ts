@@ -18,6 +18,12 @@ export interface VerifierSettings {
   allowPrivateNetwork: boolean;
   /** Registries whose image paths are `<handle-or-did>/<repository>` (ATCR style). */
   atcrRegistries: string[];
+  /**
+   * Resolve handles through this XRPC service (`com.atproto.identity.resolveHandle`) instead of
+   * DNS and `/.well-known/atproto-did`. Trusting it means trusting its answers about handles only;
+   * the DID document must still claim the handle.
+   */
+  handleResolverUrl?: string;
 }
 
 export const DEFAULT_SETTINGS: VerifierSettings = {
@@ -41,6 +47,7 @@ export const SETTING_PARAMETERS = [
   'cacheDir',
   'allowPrivateNetwork',
   'atcrRegistries',
+  'handleResolver',
 ] as const;
 
 function asBoolean(value: unknown, field: string): boolean {
@@ -111,6 +118,9 @@ export function settingsFromParameters(
         break;
       case 'atcrRegistries':
         s.atcrRegistries = asList(value, key);
+        break;
+      case 'handleResolver':
+        s.handleResolverUrl = asUrl(value, key);
         break;
       default:
         unknown.push(key);

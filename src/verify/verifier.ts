@@ -3,7 +3,7 @@ import { parseMultikey, type AtprotoPublicKey } from '../atproto/keys.js';
 import { verifyRecordProof, type RecordProof } from '../atproto/record-proof.js';
 import { asVerificationError, VerificationError } from '../errors.js';
 import type { AtprotoIdentity } from '../identity/did-document.js';
-import { standardHandleResolver, verifyHandle, type HandleResolver, type HandleStatus } from '../identity/handle.js';
+import { standardHandleResolver, xrpcHandleResolver, verifyHandle, type HandleResolver, type HandleStatus } from '../identity/handle.js';
 import { resolveDid } from '../identity/resolve-did.js';
 import { TtlCache } from '../identity/ttl-cache.js';
 import { evaluateTrust, pinnedKeys, type TrustDecision } from '../policy/evaluate.js';
@@ -97,9 +97,10 @@ export class Verifier {
     this.didCache = new TtlCache('did', cache);
     this.handleCache = new TtlCache('handle', cache);
     this.now = deps.now ?? (() => new Date());
+    const fetchPolicy = { allowPrivateNetwork: settings.allowPrivateNetwork, timeoutMs: settings.didResolverTimeoutMs, ...(deps.ca ? { ca: deps.ca } : {}) };
     this.handleResolver =
       deps.handleResolver ??
-      standardHandleResolver({ allowPrivateNetwork: settings.allowPrivateNetwork, timeoutMs: settings.didResolverTimeoutMs, ...(deps.ca ? { ca: deps.ca } : {}) });
+      (settings.handleResolverUrl ? xrpcHandleResolver(settings.handleResolverUrl, fetchPolicy) : standardHandleResolver(fetchPolicy));
   }
 
   get policy(): TrustPolicy | undefined {
