@@ -38,6 +38,8 @@ export interface AtprotoNetwork {
   createPublisher(name: string): Promise<Publisher>;
   /** Points the DID document's #atproto key at a fresh key the PDS does not hold. */
   rotateSigningKeyAway(did: string): Promise<string>;
+  /** Stops the PDS only (the PLC directory stays up): the "PDS down" fault. */
+  stopPds(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -96,6 +98,8 @@ export async function startAtprotoNetwork(): Promise<AtprotoNetwork> {
     };
   }
 
+  let pdsStopped = false;
+
   async function rotateSigningKeyAway(did: string): Promise<string> {
     const fresh = await Secp256k1Keypair.create();
     await plcClient.updateAtprotoKey(did, network.pds.ctx.plcRotationKey, fresh.did());
@@ -108,6 +112,11 @@ export async function startAtprotoNetwork(): Promise<AtprotoNetwork> {
     handleResolver,
     createPublisher,
     rotateSigningKeyAway,
-    close: () => network.close(),
+    async stopPds() {
+      if (pdsStopped) return;
+      pdsStopped = true;
+      await network.pds.close();
+    },
+    close: () => (pdsStopped ? network.plc.close() : network.close()),
   };
 }

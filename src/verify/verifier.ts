@@ -279,7 +279,7 @@ export class Verifier {
       ...(ev.trust ? { trust: ev.trust } : {}),
       ...(error ? { error } : {}),
     };
-    const signer = `${out.handle ?? out.did} at ${out.signedAt} (commit ${out.commitCid})`;
+    const signer = `${out.handle ? `${out.handle} (${out.did})` : out.did} at ${out.signedAt} (commit ${out.commitCid})`;
     if (error) out.message = failureMessage(error);
     else if (out.audit) {
       const failure = ev.trust!.failures[0]!;
