@@ -38,8 +38,9 @@ export class PluginError extends Error {
     super(message);
   }
 
-  toJSON(): { code: number; msg: string; details: string } {
-    return { code: this.code, msg: this.message, details: this.details };
+  /** plugin.Error's JSON: `details` is omitempty in Go. */
+  toJSON(): { code: number; msg: string; details?: string } {
+    return { code: this.code, msg: this.message, ...(this.details ? { details: this.details } : {}) };
   }
 }
 

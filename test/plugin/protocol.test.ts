@@ -58,7 +58,7 @@ describe('parsePluginRequest', () => {
 
   it('serialises errors as Ratify\'s plugin.Error', () => {
     const err = new PluginError(4, 'missing env variables [X]');
-    expect(JSON.parse(JSON.stringify(err))).toEqual({ code: 4, msg: 'missing env variables [X]', details: '' });
+    expect(JSON.parse(JSON.stringify(err))).toEqual({ code: 4, msg: 'missing env variables [X]' });
   });
 });
 
