@@ -9,6 +9,9 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** The whole VERIFY call's deadline unless the `timeout` parameter says otherwise. */
+export const DEFAULT_PLUGIN_TIMEOUT_MS = 2_700;
+
 /** Stdin larger than this is not a Ratify request (a few KiB at most). */
 const MAX_STDIN_BYTES = 1024 * 1024;
 
@@ -34,7 +37,10 @@ export async function runPlugin(version: string): Promise<void> {
     checkCommand(request);
     const { settings, warnings } = readSettings(request, { log });
     log('debug', `atproto-verifier ${version}: verifying ${request.subject} referrer ${request.referenceDesc.digest}`);
-    const result = await verifyReference(request, settings, store, { log, warnings });
+    // Ratify abandons a plugin after about 2.9 s (its executor's deadline), so finish first, with
+    // a result that says which step ran out of time rather than Ratify's bare timeout.
+    const signal = AbortSignal.timeout(settings.timeoutMs ?? DEFAULT_PLUGIN_TIMEOUT_MS);
+    const result = await verifyReference(request, settings, store, { log, warnings, signal });
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } catch (err) {
     const error =

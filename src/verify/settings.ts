@@ -24,6 +24,8 @@ export interface VerifierSettings {
    * the DID document must still claim the handle.
    */
   handleResolverUrl?: string;
+  /** One deadline for a whole verification (every fetch included); none when unset. */
+  timeoutMs?: number;
 }
 
 export const DEFAULT_SETTINGS: VerifierSettings = {
@@ -48,6 +50,7 @@ export const SETTING_PARAMETERS = [
   'allowPrivateNetwork',
   'atcrRegistries',
   'handleResolver',
+  'timeout',
 ] as const;
 
 function asBoolean(value: unknown, field: string): boolean {
@@ -118,6 +121,9 @@ export function settingsFromParameters(
         break;
       case 'atcrRegistries':
         s.atcrRegistries = asList(value, key);
+        break;
+      case 'timeout':
+        s.timeoutMs = parseDuration(value as string | number, key);
         break;
       case 'handleResolver':
         s.handleResolverUrl = asUrl(value, key);

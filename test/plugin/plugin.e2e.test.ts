@@ -228,6 +228,13 @@ describe('the plugin executable, run as Ratify runs it', () => {
     expect(String(r.result?.extensions.error)).toContain('connection refused');
   });
 
+  it('answers within its own deadline, before Ratify gives up on it', async () => {
+    const r = await run({ subject: pinned(trusted), referenceDesc: trusted.referrer, config: { timeout: '1ms' } });
+    expect(r.exitCode).toBe(0);
+    expect(r.result?.isSuccess).toBe(false);
+    expect(r.result?.extensions.errorCode).toBe('DEADLINE_EXCEEDED');
+  });
+
   describe('protocol errors: Ratify error JSON and exit 1', () => {
     it('names every missing environment variable (code 4)', async () => {
       const e = protocolError(await run({ subject: pinned(trusted), referenceDesc: trusted.referrer, omit: ['RATIFY_VERIFIER_COMMAND', 'RATIFY_VERIFIER_VERSION'] }));
