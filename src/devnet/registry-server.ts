@@ -18,6 +18,8 @@ export interface RegistryServer {
 export interface RegistryServerOptions {
   /** Require Basic auth (htpasswd, bcrypt) for this user. */
   htpasswd?: { username: string; password: string };
+  /** Require bearer tokens from this token service (distribution token auth), signed by rootCert. */
+  token?: { realm: string; service: string; issuer: string; rootCert: string };
   /** Serve HTTPS with this certificate and key (PEM). */
   tls?: { cert: string; key: string; ca: string };
   binary?: string;
@@ -54,6 +56,11 @@ export async function startRegistry(options: RegistryServerOptions = {}): Promis
     const entry = execFileSync('htpasswd', ['-Bbn', options.htpasswd.username, options.htpasswd.password], { encoding: 'utf8' });
     writeFileSync(join(dir, 'htpasswd'), entry.trim() + '\n');
     lines.push(`auth: {htpasswd: {realm: devnet, path: "${join(dir, 'htpasswd')}"}}`);
+  }
+  if (options.token) {
+    writeFileSync(join(dir, 'token-root.pem'), options.token.rootCert);
+    const t = options.token;
+    lines.push(`auth: {token: {realm: "${t.realm}", service: "${t.service}", issuer: "${t.issuer}", rootcertbundle: "${join(dir, 'token-root.pem')}"}}`);
   }
   writeFileSync(join(dir, 'config.yml'), lines.join('\n') + '\n');
   const child: ChildProcess = spawn(options.binary ?? 'docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
