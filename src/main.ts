@@ -9,7 +9,8 @@ export const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : '0.0.0-de
 const args = process.argv.slice(2);
 const ratifyInvoked = Object.keys(process.env).some((k) => k.startsWith('RATIFY_VERIFIER_'));
 
-if (args.length === 0 && (ratifyInvoked || !process.stdin.isTTY)) {
+// Plugin mode needs Ratify's variables: a bare run from a script gets the CLI's usage instead.
+if (args.length === 0 && ratifyInvoked) {
   void import('../plugin/main.js').then((m) => m.runPlugin(VERSION));
 } else if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   process.stdout.write(`${VERSION}\n`);

@@ -2,11 +2,15 @@ import { Command, CommanderError, Option } from 'commander';
 import { asVerificationError } from '../errors.js';
 import { EXIT_USAGE, exitCodeForError } from './exit-codes.js';
 
+/** Collects a repeatable option (`--trusted-did A --trusted-did B`); unlike a variadic option it never swallows the IMAGE argument. */
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
 
 function engineOptions(cmd: Command): Command {
   return cmd
     .option('--policy <file>', 'trust policy YAML file')
-    .option('--trusted-did <did...>', 'trust these DIDs for every image (instead of --policy)')
+    .option('--trusted-did <did>', 'trust this DID for every image (instead of --policy; repeatable)', collect)
     .option('--plc-directory <url>', 'PLC directory for did:plc', 'https://plc.directory')
     .option('--did-resolver-timeout <duration>', 'timeout for DID and handle resolution', '10s')
     .option('--pds-timeout <duration>', 'timeout for PDS requests', '10s')
@@ -14,6 +18,7 @@ function engineOptions(cmd: Command): Command {
     .option('--no-cache', 'do not cache DID documents')
     .option('--plain-http', 'talk to the registry over plain HTTP')
     .option('--ca-file <file>', 'extra CA certificates (PEM) for https fetches')
+    .option('--handle-resolver <url>', 'resolve handles through this XRPC service (a PDS) instead of DNS and /.well-known')
     .addOption(new Option('--allow-private-network', 'allow http and private addresses for PLC, PDS and did:web (test networks only)'));
 }
 
@@ -40,6 +45,7 @@ export async function runCli(argv: string[], version: string): Promise<void> {
     .option('--password-env <name>', 'environment variable holding the app password', 'ATPROTO_APP_PASSWORD')
     .option('--pds <url>', 'PDS endpoint (default: the one in the DID document)')
     .option('--plc-directory <url>', 'PLC directory for did:plc', 'https://plc.directory')
+    .option('--handle-resolver <url>', 'resolve the handle through this XRPC service (a PDS) instead of DNS and /.well-known')
     .option('--embed-proof', 'embed the record proof so the signature verifies without the PDS')
     .option('--plain-http', 'talk to the registry over plain HTTP')
     .option('--allow-private-network', 'allow http and private addresses for PLC and PDS (test networks only)')
@@ -83,6 +89,11 @@ export async function runCli(argv: string[], version: string): Promise<void> {
     .option('--client-ca <file>', 'require client certificates from this CA (mTLS; env CLIENT_CA_FILE)')
     .option('--policy <file>', 'trust policy (env TRUST_POLICY_PATH)')
     .option('--plc-directory <url>', 'PLC directory (env PLC_DIRECTORY)')
+    .option('--handle-resolver <url>', 'resolve handles through this XRPC service (env HANDLE_RESOLVER)')
+    .option('--budget <duration>', 'answer every request within this time (env REQUEST_BUDGET, default 2.5s)')
+    .option('--health-port <port>', 'plain-HTTP port for /health, /ready, /metrics, or "off" (env HEALTH_PORT, default 8080)')
+    .option('--cache-dir <dir>', 'share the DID cache through this directory (env CACHE_DIR)')
+    .option('--log-level <level>', 'debug, info, warn or error (env LOG_LEVEL, default info)')
     .option('--plain-http', 'talk to registries over plain HTTP')
     .option('--allow-private-network', 'allow http and private addresses (test networks only)')
     .action(async (flags) => {

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { VerificationError } from '../errors.js';
+import { locateDid } from '../identity/did.js';
 import { loadTrustPolicy, parseTrustPolicy, type TrustPolicy } from '../policy/trust-policy.js';
 import { RegistryClient } from '../registry/client.js';
 import { loadRegistryCredentials } from '../registry/docker-config.js';
@@ -18,6 +19,8 @@ export interface EngineFlags {
   allowPrivateNetwork?: boolean;
   plainHttp?: boolean;
   caFile?: string;
+  /** XRPC service that resolves handles (a PDS), instead of DNS and /.well-known/atproto-did. */
+  handleResolver?: string;
 }
 
 export function settingsFromFlags(flags: EngineFlags): VerifierSettings {
@@ -30,6 +33,7 @@ export function settingsFromFlags(flags: EngineFlags): VerifierSettings {
     cacheTTL: flags.cacheTtl,
     allowPrivateNetwork: flags.allowPrivateNetwork,
     trustPolicyPath: flags.policy,
+    handleResolver: flags.handleResolver,
   });
   return settings;
 }
@@ -40,14 +44,25 @@ export function settingsFromFlags(flags: EngineFlags): VerifierSettings {
  * identity nobody chose to trust proves nothing useful.
  */
 export async function trustPolicyFromFlags(flags: EngineFlags): Promise<TrustPolicy> {
-  if (flags.policy) return loadTrustPolicy(flags.policy);
   const dids = flags.trustedDid ?? [];
+  if (flags.policy && dids.length > 0) {
+    throw new VerificationError('INPUT_INVALID', 'pass either --policy FILE or --trusted-did DID, not both: the policy file alone decides whom to trust');
+  }
+  if (flags.policy) return loadTrustPolicy(flags.policy);
   if (dids.length === 0) {
     throw new VerificationError('INPUT_INVALID', 'a trust policy is required: pass --policy FILE or --trusted-did DID');
   }
-  const entries = dids.map((d) => `  ${JSON.stringify(d)}: {name: ${JSON.stringify(d)}}`).join('\n');
+  for (const did of dids) {
+    try {
+      locateDid(did, true);
+    } catch (err) {
+      throw new VerificationError('INPUT_INVALID', `--trusted-did ${did.slice(0, 100)}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  const unique = [...new Set(dids)];
+  const entries = unique.map((d) => `  ${JSON.stringify(d)}: {}`).join('\n');
   return parseTrustPolicy(
-    `version: "1.0"\ntrustedDIDs:\n${entries}\npolicies:\n  - name: command-line\n    scope: "**"\n    trustedDIDs: [${dids.map((d) => JSON.stringify(d)).join(', ')}]\n    action: enforce\n`,
+    `version: "1.0"\ntrustedDIDs:\n${entries}\npolicies:\n  - name: command-line\n    scope: "**"\n    trustedDIDs: [${unique.map((d) => JSON.stringify(d)).join(', ')}]\n    action: enforce\n`,
     '--trusted-did',
   );
 }
@@ -56,10 +71,16 @@ export async function caFromFlags(flags: EngineFlags): Promise<string | undefine
   return flags.caFile ? readFile(flags.caFile, 'utf8') : undefined;
 }
 
+/** A registry client per registry host, closed together when the command is done. */
+export interface RegistryFactory {
+  (registry: string): RegistryClient;
+  closeAll(): void;
+}
+
 /** Registry clients with credentials from the docker config.json, as `docker` and Ratify use. */
-export function registryFactory(flags: { plainHttp?: boolean }): (registry: string) => RegistryClient {
+export function registryFactory(flags: { plainHttp?: boolean }): RegistryFactory {
   const clients = new Map<string, RegistryClient>();
-  return (registry) => {
+  const factory = (registry: string): RegistryClient => {
     let client = clients.get(registry);
     if (!client) {
       const credentials = loadRegistryCredentials(registry);
@@ -68,4 +89,10 @@ export function registryFactory(flags: { plainHttp?: boolean }): (registry: stri
     }
     return client;
   };
+  return Object.assign(factory, {
+    closeAll(): void {
+      for (const client of clients.values()) client.close();
+      clients.clear();
+    },
+  });
 }

@@ -8,6 +8,7 @@ export interface SignFlags {
   passwordEnv: string;
   pds?: string;
   plcDirectory: string;
+  handleResolver?: string;
   embedProof?: boolean;
   plainHttp?: boolean;
   allowPrivateNetwork?: boolean;
@@ -20,25 +21,32 @@ export async function signCommand(image: string, flags: SignFlags): Promise<numb
   if (!password) {
     throw new VerificationError('INPUT_INVALID', `set the app password in the environment variable ${flags.passwordEnv}`);
   }
-  const signed = await new Progress().during(`signing ${image} as ${flags.identity}`, () =>
-    signImage({
-      image,
-      identity: flags.identity,
-      password,
-      ...(flags.pds ? { pds: flags.pds } : {}),
-      plcDirectory: flags.plcDirectory,
-      allowPrivateNetwork: flags.allowPrivateNetwork === true,
-      embedProof: flags.embedProof === true,
-      registryFor: registryFactory(flags),
-    }),
-  );
+  const registryFor = registryFactory(flags);
+  let signed;
+  try {
+    signed = await new Progress().during(`signing ${image} as ${flags.identity}`, () =>
+      signImage({
+        image,
+        identity: flags.identity,
+        password,
+        ...(flags.pds ? { pds: flags.pds } : {}),
+        plcDirectory: flags.plcDirectory,
+        ...(flags.handleResolver ? { handleResolverUrl: flags.handleResolver } : {}),
+        allowPrivateNetwork: flags.allowPrivateNetwork === true,
+        embedProof: flags.embedProof === true,
+        registryFor,
+      }),
+    );
+  } finally {
+    registryFor.closeAll();
+  }
   if (flags.output === 'json') {
     process.stdout.write(`${JSON.stringify(signed, null, 2)}\n`);
   } else {
     process.stdout.write(
       [
         `SIGNED  ${signed.pinned}`,
-        `  signer      ${signed.did} (${signed.handle})`,
+        `  signer      ${signed.handle} (${signed.did})`,
         `  record      ${signed.recordUri} (${signed.recordCid})`,
         `  commit      ${signed.commitCid} (rev ${signed.commitRev})`,
         `  referrer    ${signed.referrer}${signed.embeddedProof ? ' (proof embedded: verifies without the PDS)' : ''}`,

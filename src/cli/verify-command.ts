@@ -6,20 +6,48 @@ import { caFromFlags, registryFactory, settingsFromFlags, trustPolicyFromFlags, 
 import { Progress } from './progress.js';
 import { formatVerification } from './report.js';
 
-export async function verifyCommand(image: string, flags: EngineFlags & { output: 'text' | 'json' }): Promise<number> {
+export type VerifyFlags = EngineFlags & { output: 'text' | 'json' };
+
+/**
+ * What `verify IMAGE` decides, without printing it (the demo shows it through the same path).
+ * Configuration mistakes throw (exit 2); anything else, unknown image or registry down included,
+ * is a "not verified" result carrying the reason.
+ */
+export async function verifyImageWithFlags(image: string, flags: EngineFlags): Promise<ImageVerification> {
   const settings = settingsFromFlags(flags);
   const policy = await trustPolicyFromFlags(flags);
   const ca = await caFromFlags(flags);
   const verifier = new Verifier(settings, { policy, ...(ca ? { ca } : {}) });
-  const progress = new Progress();
-  let result: ImageVerification;
+  const registryFor = registryFactory(flags);
   try {
-    result = await progress.during(`verifying ${image}`, () => verifyImage(image, { verifier, registryFor: registryFactory(flags) }));
+    return await new Progress().during(`verifying ${image}`, () => verifyImage(image, { verifier, registryFor }));
   } catch (err) {
     const error = asVerificationError(err);
     if (exitCodeForError(error.code) === EXIT_USAGE) throw error;
-    result = { reference: image, pinned: image, digest: '', isSuccess: false, decisive: failedOutcome(error), signatures: [] };
+    return { reference: image, pinned: image, digest: '', isSuccess: false, decisive: failedOutcome(error), signatures: [] };
+  } finally {
+    registryFor.closeAll();
   }
-  process.stdout.write(flags.output === 'json' ? `${JSON.stringify(result, null, 2)}\n` : formatVerification(result));
+}
+
+/**
+ * `--output json`: the decision and the decisive outcome in full (evidence, every step, the
+ * error as {code, step, message, remediation}); the other signatures tried, in brief.
+ */
+export function verificationJson(result: ImageVerification): unknown {
+  return {
+    ...result,
+    signatures: result.signatures.map((s) => ({
+      referrer: s.referrer,
+      isSuccess: s.outcome.isSuccess,
+      message: s.outcome.message,
+      ...(s.outcome.error ? { error: s.outcome.error } : {}),
+    })),
+  };
+}
+
+export async function verifyCommand(image: string, flags: VerifyFlags): Promise<number> {
+  const result = await verifyImageWithFlags(image, flags);
+  process.stdout.write(flags.output === 'json' ? `${JSON.stringify(verificationJson(result), null, 2)}\n` : formatVerification(result));
   return result.isSuccess ? EXIT_VERIFIED : EXIT_NOT_VERIFIED;
 }

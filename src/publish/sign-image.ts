@@ -1,6 +1,6 @@
 import { buildSignaturePayload } from '../artifact/build-payload.js';
-import { VerificationError } from '../errors.js';
-import { standardHandleResolver } from '../identity/handle.js';
+import { asVerificationError, VerificationError } from '../errors.js';
+import { standardHandleResolver, xrpcHandleResolver } from '../identity/handle.js';
 import { resolveDid } from '../identity/resolve-did.js';
 import type { RegistryClient } from '../registry/client.js';
 import { parseImageReference } from '../registry/reference.js';
@@ -15,6 +15,8 @@ export interface SignRequest {
   /** PDS to log in to; by default the one in the account's DID document. */
   pds?: string;
   plcDirectory: string;
+  /** Resolve the handle through this XRPC service (a PDS) instead of DNS and /.well-known. */
+  handleResolverUrl?: string;
   allowPrivateNetwork: boolean;
   embedProof: boolean;
   registryFor: (registry: string) => RegistryClient;
@@ -41,8 +43,10 @@ async function locatePds(req: SignRequest): Promise<string> {
   const timeoutMs = req.timeoutMs ?? 15_000;
   let did = req.identity;
   if (!did.startsWith('did:')) {
-    const resolved = await standardHandleResolver({ allowPrivateNetwork: req.allowPrivateNetwork, timeoutMs })(req.identity);
-    if (!resolved) throw new VerificationError('DID_RESOLUTION_FAILED', `handle ${req.identity} does not resolve to a DID; pass --pds`);
+    const policy = { allowPrivateNetwork: req.allowPrivateNetwork, timeoutMs };
+    const resolver = req.handleResolverUrl ? xrpcHandleResolver(req.handleResolverUrl, policy) : standardHandleResolver(policy);
+    const resolved = await resolver(req.identity);
+    if (!resolved) throw new VerificationError('DID_RESOLUTION_FAILED', `handle ${req.identity} does not resolve to a DID; sign with your DID, or pass --pds`);
     did = resolved;
   }
   const identity = await resolveDid(did, { plcDirectory: req.plcDirectory, timeoutMs, allowPrivateNetwork: req.allowPrivateNetwork });
@@ -98,7 +102,16 @@ export async function signImage(req: SignRequest): Promise<SignedImage> {
       embeddedProof: proofCar !== undefined,
     };
   } catch (err) {
-    await session.deleteManifestRecord(record.rkey).catch(() => undefined);
+    try {
+      await session.deleteManifestRecord(record.rkey);
+    } catch (cleanup) {
+      // The signing failed AND the record stayed: say so, or a later `sign` looks like a duplicate.
+      const error = asVerificationError(err);
+      throw new VerificationError(error.code, `${error.message}; the record ${record.uri} it wrote could not be deleted again (${asVerificationError(cleanup).message})`, {
+        cause: err,
+        remediation: `${error.remediation} Then delete ${record.uri} from your repository.`,
+      });
+    }
     throw err;
   }
 }

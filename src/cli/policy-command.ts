@@ -1,0 +1,174 @@
+import { VerificationError } from '../errors.js';
+import { locateDid } from '../identity/did.js';
+import { evaluateTrust } from '../policy/evaluate.js';
+import { imageScopeName, scopeMatches } from '../policy/scope.js';
+import { loadTrustPolicy, type PolicyRule, type TrustedDid, type TrustPolicy } from '../policy/trust-policy.js';
+import { EXIT_NOT_VERIFIED, EXIT_VERIFIED } from './exit-codes.js';
+
+/**
+ * `policy check FILE` and `policy explain FILE IMAGE DID`: read a trust policy the way the
+ * verifier reads it (same loader, same evaluation), and say in plain words what it does.
+ * An invalid file throws POLICY_INVALID, whose message carries `file:line:col`; the CLI turns it
+ * into exit code 2.
+ */
+
+const DEFAULT_ACTION_MEANING: Record<TrustPolicy['defaultAction'], string> = {
+  deny: 'images no scope covers are refused (NO_POLICY)',
+  allow: 'images no scope covers are admitted without a signature check of the signer',
+  audit: 'images no scope covers are admitted, and reported (NO_POLICY)',
+};
+
+/** `policy check FILE`: validates the policy and prints what it trusts, per scope. Exit 0 when valid. */
+export async function policyCheckCommand(file: string): Promise<number> {
+  const policy = await loadTrustPolicy(file);
+  process.stdout.write(describePolicy(policy, new Date()));
+  return EXIT_VERIFIED;
+}
+
+export function describePolicy(policy: TrustPolicy, now: Date): string {
+  const lines: string[] = [];
+  lines.push(`VALID  ${policy.source}  (${policy.policies.length} ${plural(policy.policies.length, 'policy', 'policies')}, ${policy.trustedDIDs.size} trusted ${plural(policy.trustedDIDs.size, 'DID', 'DIDs')}, sha256 ${policy.digest.slice(0, 12)})`);
+  lines.push(`  default     ${policy.defaultAction}: ${DEFAULT_ACTION_MEANING[policy.defaultAction]}`);
+  // Several policies may share a scope; an image is judged by every policy whose scope matches.
+  const byScope = new Map<string, PolicyRule[]>();
+  for (const rule of policy.policies) byScope.set(rule.scope, [...(byScope.get(rule.scope) ?? []), rule]);
+  for (const [scope, rules] of byScope) {
+    lines.push(`  scope       ${scope}`);
+    for (const rule of rules) {
+      lines.push(`    policy "${rule.name}" (${rule.action === 'audit' ? 'audit: failures are reported, never refused' : 'enforce'}) trusts:`);
+      for (const did of rule.trustedDIDs) lines.push(`      ${describeTrustedDid(policy.trustedDIDs.get(did)!, now)}`);
+    }
+  }
+  const warnings = policyWarnings(policy, now);
+  if (warnings.length > 0) {
+    lines.push('  warnings');
+    for (const w of warnings) lines.push(`    - ${w}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function describeTrustedDid(trusted: TrustedDid, now: Date): string {
+  const name = trusted.name ? ` "${trusted.name}"` : '';
+  const from = trusted.validFrom ? `signed from ${iso(trusted.validFrom)}` : 'signed at any time';
+  const until = trusted.expiresAt ? ` until ${iso(trusted.expiresAt)}` : ', no expiry';
+  const keys = trusted.keys ? `, ${trusted.keys.length} pinned ${plural(trusted.keys.length, 'key', 'keys')}` : '';
+  const state = windowState(trusted, now);
+  return `${trusted.did}${name}: ${from}${until}${keys}${state ? `  [${state}]` : ''}`;
+}
+
+function windowState(trusted: TrustedDid, now: Date): string | undefined {
+  if (trusted.expiresAt && now.getTime() >= trusted.expiresAt.getTime()) return 'EXPIRED: admits nothing now';
+  if (trusted.validFrom && now.getTime() < trusted.validFrom.getTime()) return 'NOT YET VALID';
+  return undefined;
+}
+
+/** Things that are valid but probably not what the author meant. */
+function policyWarnings(policy: TrustPolicy, now: Date): string[] {
+  const out: string[] = [];
+  const used = new Set(policy.policies.flatMap((rule) => rule.trustedDIDs));
+  for (const [did, trusted] of policy.trustedDIDs) {
+    if (!used.has(did)) out.push(`${did} is declared in trustedDIDs but no policy trusts it`);
+    if (trusted.expiresAt && now.getTime() >= trusted.expiresAt.getTime()) {
+      out.push(`trust in ${did} ended at ${iso(trusted.expiresAt)}: the policies that name it admit none of its images`);
+    }
+  }
+  if (policy.policies.length === 0 && policy.defaultAction === 'deny') out.push('no policies and defaultAction deny: every image is refused');
+  if (policy.defaultAction === 'allow') out.push('defaultAction allow admits every image outside the scopes, signed or not');
+  return out;
+}
+
+export interface ExplainFlags {
+  signedAt?: string;
+}
+
+/**
+ * `policy explain FILE IMAGE DID`: which policies cover IMAGE and whether a valid signature by
+ * DID (made at --signed-at, default now) would be admitted, with the reason. The proof chain is
+ * not checked here: this answers "if the signature verifies, does the policy let it in?".
+ * Exit 0 if it would pass, 1 if it would be refused.
+ */
+export async function policyExplainCommand(file: string, image: string, did: string, flags: ExplainFlags = {}): Promise<number> {
+  const policy = await loadTrustPolicy(file);
+  try {
+    locateDid(did, true);
+  } catch (err) {
+    throw new VerificationError('INPUT_INVALID', err instanceof Error ? err.message : String(err));
+  }
+  const now = new Date();
+  const signedAt = flags.signedAt === undefined ? now : new Date(flags.signedAt);
+  if (Number.isNaN(signedAt.getTime())) {
+    throw new VerificationError('INPUT_INVALID', `--signed-at ${JSON.stringify(flags.signedAt)} is not a date and time (use RFC 3339, such as 2025-01-31T12:00:00Z)`);
+  }
+  const { text, allowed } = explainTrust(policy, image, did, signedAt, now);
+  process.stdout.write(text);
+  return allowed ? EXIT_VERIFIED : EXIT_NOT_VERIFIED;
+}
+
+export function explainTrust(policy: TrustPolicy, image: string, did: string, signedAt: Date, now: Date): { text: string; allowed: boolean } {
+  const name = imageScopeName(image);
+  // Pinned keys are judged against the key that verified the commit, which only `verify` knows:
+  // explain the rest of the policy, and say that the key condition remains.
+  const pinned = policy.trustedDIDs.get(did)?.keys;
+  const judged = pinned ? withoutPinnedKeys(policy, did) : policy;
+  const decision = evaluateTrust(judged, { image, did, signedAt, now });
+  const lines: string[] = [];
+  const verdict = decision.allowed ? (decision.audit ? 'WOULD PASS (audit only)' : 'WOULD PASS') : 'WOULD BE REFUSED';
+  lines.push(`${verdict}  ${image} signed by ${did} at ${iso(signedAt)}`);
+  lines.push(`  image       matched as ${name} (tag and digest are not part of scopes)`);
+  for (const rule of policy.policies) {
+    if (!scopeMatches(rule.scope, name)) {
+      lines.push(`  skip        policy "${rule.name}": scope ${rule.scope} does not cover it`);
+      continue;
+    }
+    const one = evaluateTrust({ ...judged, policies: [rule] }, { image, did, signedAt, now });
+    const mode = rule.action === 'audit' ? ' (audit)' : '';
+    if (one.failures.length === 0) {
+      const as = one.trustedAs ? ` as "${one.trustedAs}"` : '';
+      lines.push(`  pass        policy "${rule.name}"${mode}: scope ${rule.scope} covers it; ${did} is trusted${as} at that time`);
+    } else {
+      lines.push(`  ${rule.action === 'audit' ? 'audit-fail' : 'FAIL'.padEnd(10)}  policy "${rule.name}"${mode}: scope ${rule.scope} covers it, but`);
+      for (const f of one.failures) lines.push(`                [${f.code}] ${f.message}`);
+    }
+  }
+  if (decision.policies.length === 0) {
+    const failure = decision.failures[0];
+    lines.push(`  default     no scope covers ${name}: defaultAction ${policy.defaultAction}${failure ? ` [${failure.code}]` : ''}`);
+  }
+  const trustedByAMatch = policy.policies.some((rule) => decision.policies.includes(rule.name) && rule.trustedDIDs.includes(did));
+  if (pinned && decision.allowed && trustedByAMatch) {
+    const which = pinned.length === 1 ? 'the key' : `one of the ${pinned.length} keys`;
+    lines.push(`  keys        and the commit must be signed with ${which} pinned for ${did} (verify checks it)`);
+  }
+  lines.push(`  decision    ${decisionSentence(decision)}`);
+  const first = decision.failures[0];
+  if (!decision.allowed && first) lines.push(`  remedy      ${first.remediation}`);
+  return { text: `${lines.join('\n')}\n`, allowed: decision.allowed };
+}
+
+function decisionSentence(decision: ReturnType<typeof evaluateTrust>): string {
+  switch (decision.action) {
+    case 'default-allow':
+      return 'admitted: no policy covers the image and defaultAction is allow';
+    case 'default-deny':
+      return 'refused: no policy covers the image and defaultAction is deny';
+    default:
+      if (!decision.allowed) return 'refused: a matching enforce policy fails';
+      if (decision.audit) return 'admitted, with audit findings: only audit-mode checks fail';
+      return 'admitted: every matching policy passes';
+  }
+}
+
+function withoutPinnedKeys(policy: TrustPolicy, did: string): TrustPolicy {
+  const trustedDIDs = new Map(policy.trustedDIDs);
+  const { keys: _keys, ...rest } = trustedDIDs.get(did)!;
+  trustedDIDs.set(did, rest);
+  return { ...policy, trustedDIDs };
+}
+
+function iso(date: Date): string {
+  return date.toISOString().replace('.000Z', 'Z');
+}
+
+function plural(n: number, one: string, many: string): string {
+  return n === 1 ? one : many;
+}
