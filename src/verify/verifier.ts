@@ -7,6 +7,7 @@ import { standardHandleResolver, xrpcHandleResolver, verifyHandle, type HandleRe
 import { resolveDid } from '../identity/resolve-did.js';
 import { TtlCache } from '../identity/ttl-cache.js';
 import { evaluateTrust, pinnedKeys, type TrustDecision } from '../policy/evaluate.js';
+import { imageScopeName, scopeMatches } from '../policy/scope.js';
 import type { TrustPolicy } from '../policy/trust-policy.js';
 import { fetchRecordProof } from './fetch-record-proof.js';
 import { checkManifestRecord, type ManifestRecord } from './manifest-record.js';
@@ -65,6 +66,9 @@ export interface VerifierDependencies {
 /** A rev more than this far in the future was not signed "now": refuse it. */
 const MAX_CLOCK_SKEW_MS = 10 * 60 * 1000;
 
+/** A scope trusting more DIDs than this is not prefetched: that would be guessing, at the PLC's expense. */
+export const MAX_PREFETCHED_DIDS = 4;
+
 /** Evidence gathered as the chain is walked; becomes the outcome's metadata. */
 interface Evidence {
   payload?: SignaturePayload;
@@ -74,6 +78,8 @@ interface Evidence {
   key?: AtprotoPublicKey;
   keyMultibase?: string;
   handle?: HandleStatus;
+  /** Handle verification, started as soon as the DID document is known (it needs nothing else). */
+  pendingHandle?: Promise<HandleStatus>;
   trust?: TrustDecision;
   offline?: boolean;
 }
@@ -88,6 +94,8 @@ export class Verifier {
   private readonly handleCache: TtlCache<string>;
   private readonly handleResolver: HandleResolver;
   private readonly now: () => Date;
+  /** DID resolutions started by prefetchIdentities and not settled yet, with the signal they run under. */
+  private readonly prefetched = new Map<string, { signal: AbortSignal | undefined; identity: Promise<AtprotoIdentity> }>();
 
   constructor(
     readonly settings: VerifierSettings,
@@ -105,6 +113,48 @@ export class Verifier {
 
   get policy(): TrustPolicy | undefined {
     return this.deps.policy;
+  }
+
+  /**
+   * Starts resolving the DID documents of the signers the trust policy trusts for `reference`,
+   * so a caller can overlap them with the registry fetches (the artifact names the signer only
+   * once it has arrived). Only DIDs from the policy are fetched, from their own PLC or did:web
+   * host, never anything the artifact says; at most MAX_PREFETCHED_DIDS, none with pinned keys
+   * (those verify offline). Failures are left for verify() to meet again. `signal` must be the
+   * one later passed to verify(): a resolution is shared only under the same signal.
+   */
+  prefetchIdentities(reference: string, signal?: AbortSignal): void {
+    const policy = this.deps.policy;
+    // A resolution that settles before verify() asks is handed over by the DID cache: without one, prefetching would fetch twice.
+    if (!policy || !this.settings.cacheEnabled) return;
+    const image = imageScopeName(reference);
+    const dids = new Set<string>();
+    for (const rule of policy.policies) {
+      if (!scopeMatches(rule.scope, image)) continue;
+      for (const did of rule.trustedDIDs) if (!policy.trustedDIDs.get(did)?.keys?.length) dids.add(did);
+    }
+    if (dids.size === 0 || dids.size > MAX_PREFETCHED_DIDS) return;
+    for (const did of dids) {
+      if (this.prefetched.has(did)) continue;
+      const identity = this.resolveIdentityOf(did, signal);
+      const entry = { signal, identity };
+      this.prefetched.set(did, entry);
+      const forget = () => {
+        if (this.prefetched.get(did) === entry) this.prefetched.delete(did);
+      };
+      identity.then(forget, forget);
+    }
+  }
+
+  private resolveIdentityOf(did: string, signal: AbortSignal | undefined): Promise<AtprotoIdentity> {
+    return resolveDid(did, {
+      plcDirectory: this.settings.plcDirectory,
+      timeoutMs: this.settings.didResolverTimeoutMs,
+      allowPrivateNetwork: this.settings.allowPrivateNetwork,
+      cache: this.didCache,
+      ...(this.deps.ca ? { ca: this.deps.ca } : {}),
+      ...(signal ? { signal } : {}),
+    });
   }
 
   async verify(request: VerifyRequest): Promise<VerificationOutcome> {
@@ -157,17 +207,25 @@ export class Verifier {
       ev.offline = true;
       return `offline: ${pinned.length} key(s) pinned for ${did} in the trust policy, proof embedded`;
     }
-    ev.identity = await resolveDid(did, {
-      plcDirectory: this.settings.plcDirectory,
-      timeoutMs: this.settings.didResolverTimeoutMs,
-      allowPrivateNetwork: this.settings.allowPrivateNetwork,
-      cache: this.didCache,
-      ...(this.deps.ca ? { ca: this.deps.ca } : {}),
-      ...(request.signal ? { signal: request.signal } : {}),
-    });
-    ev.key = ev.identity.signingKey;
-    ev.keyMultibase = ev.identity.signingKeyMultibase;
-    return `${did}: key ${ev.keyMultibase}, PDS ${ev.identity.pdsEndpoint}`;
+    const identity = (await this.prefetchedIdentity(did, request.signal)) ?? (await this.resolveIdentityOf(did, request.signal));
+    ev.identity = identity;
+    ev.key = identity.signingKey;
+    ev.keyMultibase = identity.signingKeyMultibase;
+    // The handle check needs only the DID document: run it while the PDS proof is fetched.
+    ev.pendingHandle = this.verifyClaimedHandle(identity, request.signal);
+    ev.pendingHandle.catch(() => undefined);
+    return `${did}: key ${ev.keyMultibase}, PDS ${identity.pdsEndpoint}`;
+  }
+
+  /** The prefetched resolution of `did` under this signal, if any; a failed one is retried by the caller. */
+  private async prefetchedIdentity(did: string, signal: AbortSignal | undefined): Promise<AtprotoIdentity | undefined> {
+    const entry = this.prefetched.get(did);
+    if (!entry || entry.signal !== signal) return undefined;
+    try {
+      return await entry.identity;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Steps 3-5: CAR blocks, signed commit, MST inclusion of the record. */
@@ -235,12 +293,16 @@ export class Verifier {
       ev.handle = { handle: undefined, verified: false, reason: 'offline verification: DID document not consulted' };
       return ev.handle.reason;
     }
-    ev.handle = await verifyHandle(ev.identity.claimedHandle, ev.identity.did, {
+    ev.handle = await (ev.pendingHandle ?? this.verifyClaimedHandle(ev.identity, request.signal));
+    return ev.handle.verified ? `handle ${ev.handle.handle} verified both ways` : `handle unverified: ${ev.handle.reason}`;
+  }
+
+  private verifyClaimedHandle(identity: AtprotoIdentity, signal: AbortSignal | undefined): Promise<HandleStatus> {
+    return verifyHandle(identity.claimedHandle, identity.did, {
       resolver: this.handleResolver,
       cache: this.handleCache,
-      ...(request.signal ? { signal: request.signal } : {}),
+      ...(signal ? { signal } : {}),
     });
-    return ev.handle.verified ? `handle ${ev.handle.handle} verified both ways` : `handle unverified: ${ev.handle.reason}`;
   }
 
   /** Step 8: the signer is trusted for this image at the signed time. */
@@ -292,7 +354,8 @@ export class Verifier {
 /** The outcome of a verification that failed before the engine ran (fetching the artifact, say). */
 export function failedOutcome(err: unknown): VerificationOutcome {
   const error = asVerificationError(err);
-  return { isSuccess: false, audit: false, steps: [{ step: 'artifact', ok: false, detail: error.message }], error, message: failureMessage(error) };
+  // No engine step ran: the failing step (registry, network, input...) is the error's own.
+  return { isSuccess: false, audit: false, steps: [], error, message: failureMessage(error) };
 }
 
 function failureMessage(error: VerificationError): string {
