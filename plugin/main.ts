@@ -22,6 +22,7 @@ const MAX_STDIN_BYTES = 1024 * 1024;
 export async function runPlugin(version: string): Promise<void> {
   const log = (level: 'info' | 'warn' | 'debug', message: string) => process.stderr.write(logLine(level, message));
   let exitCode = 0;
+  const finished = new AbortController();
   try {
     let stdin: string;
     try {
@@ -39,7 +40,7 @@ export async function runPlugin(version: string): Promise<void> {
     log('debug', `atproto-verifier ${version}: verifying ${request.subject} referrer ${request.referenceDesc.digest}`);
     // Ratify abandons a plugin after about 2.9 s (its executor's deadline), so finish first, with
     // a result that says which step ran out of time rather than Ratify's bare timeout.
-    const signal = AbortSignal.timeout(settings.timeoutMs ?? DEFAULT_PLUGIN_TIMEOUT_MS);
+    const signal = AbortSignal.any([AbortSignal.timeout(settings.timeoutMs ?? DEFAULT_PLUGIN_TIMEOUT_MS), finished.signal]);
     const result = await verifyReference(request, settings, store, { log, warnings, signal });
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } catch (err) {
@@ -50,6 +51,8 @@ export async function runPlugin(version: string): Promise<void> {
     process.stdout.write(`${JSON.stringify(error)}\n`);
     exitCode = 1;
   } finally {
+    // Work the answer did not wait for (a prefetched DID the artifact did not name) must not hold the process open.
+    finished.abort();
     closeIdleConnections();
   }
   process.exitCode = exitCode;

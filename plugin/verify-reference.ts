@@ -1,10 +1,11 @@
 import { fetchSignatureArtifact } from '../src/artifact/fetch-signature-artifact.js';
 import { SIGNATURE_ARTIFACT_TYPE } from '../src/artifact/signature-payload.js';
 import { asVerificationError, VerificationError } from '../src/errors.js';
-import { loadTrustPolicy } from '../src/policy/trust-policy.js';
+import type { TrustPolicy } from '../src/policy/trust-policy.js';
 import { settingsFromParameters, type VerifierSettings } from '../src/verify/settings.js';
 import { failedOutcome, Verifier, type VerificationOutcome } from '../src/verify/verifier.js';
 import { PluginError, PluginErrorCode, type PluginRequest, type VerifierResult } from './protocol.js';
+import { loadTrustPolicyCached } from './policy-cache.js';
 import { toVerifierResult } from './result.js';
 import type { ReferrerStore } from './store.js';
 
@@ -56,9 +57,9 @@ export async function verifyReference(
   return toVerifierResult(outcome, id, ctx.warnings ?? []);
 }
 
-async function loadPolicy(settings: VerifierSettings) {
+async function loadPolicy(settings: VerifierSettings): Promise<TrustPolicy> {
   try {
-    return await loadTrustPolicy(settings.trustPolicyPath!);
+    return await loadTrustPolicyCached(settings.trustPolicyPath!, settings.cacheEnabled ? settings.cacheDir : undefined);
   } catch (err) {
     throw new PluginError(PluginErrorCode.InvalidVerifierConfig, `trust policy ${settings.trustPolicyPath}: ${asVerificationError(err).message}`);
   }
@@ -68,7 +69,7 @@ async function verifyWithStore(
   request: PluginRequest,
   settings: VerifierSettings,
   store: ReferrerStore,
-  policy: Awaited<ReturnType<typeof loadTrustPolicy>>,
+  policy: TrustPolicy,
   ctx: PluginContext & { signal?: AbortSignal },
 ): Promise<VerificationOutcome> {
   const desc = request.referenceDesc;
@@ -83,13 +84,16 @@ async function verifyWithStore(
   }
   const subject = request.subjectRef;
   const client = store.clientFor(subject.registry, { timeoutMs: settings.pdsTimeoutMs, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+  const verifier = new Verifier(settings, { policy });
+  // The signer is known only once the artifact arrives; the DIDs the policy trusts for this image
+  // are known now, so their documents are fetched while the registry is (SPEC section 3 step 2).
+  verifier.prefetchIdentities(`${subject.registry}/${subject.repository}`, ctx.signal);
   try {
     // Ratify may pass a tag: pin it to the digest of the bytes the registry serves now, and the
     // referrer must name exactly that digest as its subject.
     const subjectDigest = subject.digest ?? (await client.resolveDigest(subject.repository, subject.tag ?? 'latest'));
     ctx.log('debug', `fetching referrer ${desc.digest} of ${subject.registry}/${subject.repository}@${subjectDigest}`);
     const artifact = await fetchSignatureArtifact(client, subject.repository, desc.digest, subjectDigest);
-    const verifier = new Verifier(settings, { policy });
     return await verifier.verify({
       subjectDigest,
       reference: `${subject.registry}/${subject.repository}@${subjectDigest}`,

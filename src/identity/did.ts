@@ -23,7 +23,7 @@ export function locateDid(did: string, allowPrivateNetwork: boolean): DidLocatio
   }
   const host = hostPart!.toLowerCase();
   const port = rest[0] === undefined ? undefined : Number(rest[0]);
-  if (isIP(host.replace(/^\[|\]$/g, ''))) {
+  if (isIP(host.replace(/^\[|\]$/g, '')) || isIP(urlHostname(host))) {
     throw new VerificationError('DID_INVALID', `${did}: did:web must name a host, not an IP address`);
   }
   if (port !== undefined) {
@@ -35,6 +35,18 @@ export function locateDid(did: string, allowPrivateNetwork: boolean): DidLocatio
     }
   }
   return port === undefined ? { method: 'web', did, host } : { method: 'web', did, host, port };
+}
+
+/**
+ * The host a URL parser makes of `host`: WHATWG URLs read "2130706433", "0x7f000001", "0177.0.0.1"
+ * and "127.1" as IPv4 addresses, so the IP-literal rule must judge this form, not the raw text.
+ */
+function urlHostname(host: string): string {
+  try {
+    return new URL(`https://${host}/`).hostname;
+  } catch {
+    return host;
+  }
 }
 
 /** The URL of the DID document for a DID location. */

@@ -117,11 +117,14 @@ function requestOnce(url: URL, req: FetchRequest, policy: FetchPolicy, signal: A
       headers: { accept: req.accept ?? '*/*', 'user-agent': 'atproto-verifier' },
       signal,
     });
-    r.on('error', reject);
+    // A pooled keep-alive connection the server has meanwhile closed fails before any answer.
+    r.on('error', (err) => reject(r.reusedSocket && isStaleConnectionError(err) ? new StaleConnection(err) : err));
     r.on('response', (res) => {
       const status = res.statusCode ?? 0;
       if (status >= 300 && status < 400) {
-        res.resume();
+        // A redirect's body is never read: drop the connection instead of draining a hostile,
+        // endless body in the background until the deadline.
+        res.destroy();
         resolve({ status, location: res.headers.location, contentType: undefined, body: new Uint8Array() });
         return;
       }
@@ -156,6 +159,34 @@ function requestOnce(url: URL, req: FetchRequest, policy: FetchPolicy, signal: A
   });
 }
 
+/** The request went out on a reused keep-alive socket that turned out to be closed by the server. */
+class StaleConnection extends Error {
+  constructor(readonly original: unknown) {
+    super('stale keep-alive connection');
+  }
+}
+
+function isStaleConnectionError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return code === 'ECONNRESET' || code === 'EPIPE';
+}
+
+/**
+ * GET is idempotent, so a request that met a stale pooled connection is sent again (Node's http
+ * docs advise this for reusedSocket + ECONNRESET); otherwise a server closing idle connections
+ * would fail verifications at random. Each retry takes a fresh or another pooled socket.
+ */
+async function requestOnceOnLiveConnection(url: URL, req: FetchRequest, policy: FetchPolicy, signal: AbortSignal): Promise<RawResponse> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await requestOnce(url, req, policy, signal);
+    } catch (err) {
+      if (!(err instanceof StaleConnection)) throw err;
+      if (attempt >= 2 || signal.aborted) throw err.original;
+    }
+  }
+}
+
 function tooLarge(req: FetchRequest, url: URL, policy: FetchPolicy): VerificationError {
   return new VerificationError('RESPONSE_TOO_LARGE', `${req.purpose}: ${url.host} sent more than ${policy.maxBytes} bytes`);
 }
@@ -167,7 +198,7 @@ export async function guardedFetch(req: FetchRequest, policy: FetchPolicy): Prom
   let url = checkUrl(req.url, policy, req.purpose);
   try {
     for (let hop = 0; ; hop++) {
-      const res = await requestOnce(url, req, policy, signal);
+      const res = await requestOnceOnLiveConnection(url, req, policy, signal);
       if (res.status < 300 || res.status >= 400) {
         return { status: res.status, url: url.toString(), contentType: res.contentType, body: res.body };
       }

@@ -1,0 +1,142 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { benchEngine, type EngineFigure } from './engine-bench.js';
+import { startWorld, type BenchWorld } from './fixtures.js';
+import { canMeasureRss, cleanupScratch } from './measure-process.js';
+import { EXECUTABLE, ROOT } from './paths.js';
+import { benchPluginVerify, benchStartup, type ProcessFigure } from './plugin-bench.js';
+import { benchProvider, type ProviderFigures } from './provider-bench.js';
+import { fmt } from './stats.js';
+
+/**
+ * `npm run bench`: starts the real local network, signs images, measures the four sections of
+ * issue 6 and writes the table to bench/RESULTS.md. BENCH_SMOKE=1: a short run proving the
+ * benchmark works (CI), written to BENCH_OUT or a temp file, never over the real results.
+ */
+const smoke = process.env.BENCH_SMOKE === '1';
+const outPath = process.env.BENCH_OUT ?? (smoke ? join(tmpdir(), 'atproto-verifier-bench-smoke.md') : join(ROOT, 'bench/RESULTS.md'));
+
+const config = smoke
+  ? { startupRuns: 3, pluginRuns: 3, traceRuns: 1, engineSizes: [1, 10], engineVerifications: 20, publishers: 2, provider: { requests: 200, concurrency: [1, 16, 64], memoryRequests: 2_000, uncachedRequests: 64 } }
+  : { startupRuns: 30, pluginRuns: 20, traceRuns: 3, engineSizes: [1, 10, 100], engineVerifications: 300, publishers: 4, provider: { requests: 5_000, concurrency: [1, 16, 64], memoryRequests: 100_000, uncachedRequests: 400 } };
+
+const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+const sections: string[] = [];
+
+function log(line: string): void {
+  process.stderr.write(`bench: ${line}\n`);
+}
+
+function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+function header(): string {
+  const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
+  return [
+    `# Benchmark results${smoke ? ' (smoke run: too few samples to mean anything)' : ''}`,
+    '',
+    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC by \`npm run bench\` on ${availableParallelism()} CPUs (${cpu}),`,
+    `Node ${process.version}, ${process.platform}/${process.arch}. Executable: \`${EXECUTABLE.replace(`${ROOT}/`, '')}\` (${version}).`,
+    'Every figure is a median over repeated runs; ratios are against `node -e 0` measured in the same interleaved rounds.',
+    canMeasureRss ? 'Peak RSS is the kernel\'s ru_maxrss of the child (GNU time `%M`).' : 'Peak RSS: /usr/bin/time is missing here, so it is not measured.',
+    'Targets and how to read this: bench/README.md.',
+  ].join('\n');
+}
+
+function write(): void {
+  writeFileSync(outPath, `${[header(), ...sections].join('\n\n')}\n`);
+}
+
+function processRows(figures: ProcessFigure[]): string[][] {
+  return figures.map((f) => [
+    f.name,
+    fmt.ms(f.wallMs),
+    fmt.ratio(f.wallRatio),
+    fmt.mb(f.maxRssKb),
+    f.rssRatio !== undefined ? fmt.ratio(f.rssRatio) : 'n/a',
+    f.requests ? `${f.requests.total} (${Object.entries(f.requests.byServer).map(([k, v]) => `${k} ${v}`).join(', ')})` : '',
+    f.requests ? String(f.requests.sequential) : '',
+  ]);
+}
+
+function engineRows(figures: EngineFigure[]): string[][] {
+  return figures.map((f) => [
+    String(f.images),
+    fmt.rate(f.coldPerSecond),
+    fmt.rate(f.warmPerSecond),
+    fmt.ms(f.warmP50Ms),
+    fmt.ms(f.warmP99Ms),
+    String(f.requestsPerVerification),
+    String(f.sequentialPerVerification),
+  ]);
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  log(`${smoke ? 'smoke' : 'full'} run, executable ${EXECUTABLE}, results to ${outPath}`);
+
+  log('1. process startup');
+  const startup = await benchStartup(config.startupRuns, version);
+  sections.push(
+    `## 1. Plugin process startup (${config.startupRuns} runs each)`,
+    table(['command', 'median wall', 'vs node', 'peak RSS', 'vs node', '', ''].slice(0, 5), processRows(startup).map((r) => r.slice(0, 5))),
+  );
+  write();
+
+  log('starting PDS + PLC and registry, signing images');
+  const world: BenchWorld = await startWorld({ publishers: config.publishers });
+  try {
+    await world.signImages(Math.max(...config.engineSizes));
+    const [embedded] = await world.signImages(1, { embedPayload: true });
+
+    log('2. one Ratify VERIFY per process');
+    const plugin = await benchPluginVerify(
+      world,
+      [
+        { name: '', image: world.images[0]! },
+        { name: ', payload in descriptor `data`', image: embedded! },
+      ],
+      config.pluginRuns,
+      config.traceRuns,
+    );
+    sections.push(
+      `## 2. One Ratify VERIFY per process (${config.pluginRuns} runs each)`,
+      'Cold: a fresh, empty `cacheDir` each run. Warm: the `cacheDir` an earlier run filled (DID document, handle, parsed trust policy).',
+      'Requests come from separate instrumented runs; "sequential" is the longest chain of requests each waiting for the previous one (the critical path, in round trips).',
+      table(['run', 'median wall', 'vs node', 'peak RSS', 'vs node', 'requests', 'sequential'], processRows(plugin)),
+    );
+    write();
+
+    log('3. engine, in one process');
+    const engine = await benchEngine(world, config.engineSizes, config.engineVerifications);
+    sections.push(
+      `## 3. Engine in one process (verifyImage, one after another)`,
+      'Cold: the first pass over the images (DID documents and handles fetched). Warm: identities cached in memory; the referrer, the artifact and the PDS proof are fetched for every verification.',
+      table(['distinct images', 'cold verif/s', 'warm verif/s', 'warm p50', 'warm p99', 'requests/verif', 'sequential/verif'], engineRows(engine)),
+    );
+    write();
+
+    log('4. provider');
+    const provider: ProviderFigures | undefined = await benchProvider(world, config.provider);
+    if (provider) sections.push(...provider.sections);
+    else sections.push('## 4. Provider', 'Not measured: the provider (src/provider/serve-command.ts) is not part of this build yet.');
+    write();
+  } finally {
+    await world.close();
+    cleanupScratch();
+  }
+  sections.push(`Total benchmark time: ${((performance.now() - started) / 1000).toFixed(0)} s.`);
+  write();
+  process.stdout.write(readFileSync(outPath, 'utf8'));
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench: failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
