@@ -10,7 +10,6 @@ import type { PushedImage } from '../devnet/sample-image.js';
 import { asVerificationError } from '../errors.js';
 import { closeIdleConnections } from '../net/guarded-fetch.js';
 import { attachSignature } from '../publish/attach-signature.js';
-import { signImage } from '../publish/sign-image.js';
 import { RegistryClient } from '../registry/client.js';
 import { OCI_MANIFEST_MEDIA_TYPE } from '../registry/oci.js';
 import { EXIT_NOT_VERIFIED, EXIT_VERIFIED } from './exit-codes.js';
@@ -109,17 +108,7 @@ async function runDemo(teardown: Teardown): Promise<number> {
   for (const c of cases) c.image = await pushSampleImage(client, registry.host, REPOSITORY, c.tag, `demo image ${c.tag}`);
   const [trusted, untrusted, tampered] = cases as [Case, Case, Case];
 
-  const sign = (publisher: Publisher, image: PushedImage) =>
-    signImage({
-      image: image.reference,
-      identity: publisher.handle,
-      password: publisher.password,
-      pds: net.pdsUrl,
-      plcDirectory: net.plcUrl,
-      allowPrivateNetwork: true,
-      embedProof: false,
-      registryFor: () => client,
-    });
+  const sign = (publisher: Publisher, image: PushedImage) => publisher.sign(image.reference, client);
   const signedByAlice = await sign(alice, trusted.image!);
   await sign(mallory, untrusted.image!);
   // The attacker's edit: alice's valid record and commit, with the subject rewritten to 1.2.

@@ -4,6 +4,8 @@
  * development dependency, so it is imported lazily and never bundled into the plugin.
  */
 import type { HandleResolver } from '../identity/handle.js';
+import { signImage, type SignedImage } from '../publish/sign-image.js';
+import type { RegistryClient } from '../registry/client.js';
 
 export interface ManifestRecordFields {
   repository: string;
@@ -28,6 +30,8 @@ export interface Publisher {
   password: string;
   putManifestRecord(fields: ManifestRecordFields, collection?: string): Promise<WrittenRecord>;
   deleteRecord(rkey: string, collection?: string): Promise<void>;
+  /** `atproto-verifier sign` as this publisher, on this network, through `client`. */
+  sign(image: string, client: RegistryClient, options?: { embedProof?: boolean }): Promise<SignedImage>;
 }
 
 export interface AtprotoNetwork {
@@ -94,6 +98,18 @@ export async function startAtprotoNetwork(): Promise<AtprotoNetwork> {
       },
       async deleteRecord(rkey, collection = 'io.atcr.manifest') {
         await agent.com.atproto.repo.deleteRecord({ repo: did, collection, rkey });
+      },
+      sign(image, client, options = {}) {
+        return signImage({
+          image,
+          identity: did,
+          password,
+          pds: pdsUrl,
+          plcDirectory: plcUrl,
+          allowPrivateNetwork: true,
+          embedProof: options.embedProof === true,
+          registryFor: () => client,
+        });
       },
     };
   }

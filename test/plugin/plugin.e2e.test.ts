@@ -8,7 +8,6 @@ import { startAtprotoNetwork, type AtprotoNetwork, type Publisher } from '../../
 import { freePort, startRegistry, type RegistryServer } from '../../src/devnet/registry-server.js';
 import { pushSampleImage, type PushedImage } from '../../src/devnet/sample-image.js';
 import { attachSignature } from '../../src/publish/attach-signature.js';
-import { signImage } from '../../src/publish/sign-image.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import type { RegistryCredentials } from '../../src/registry/docker-config.js';
 import { OCI_MANIFEST_MEDIA_TYPE, type Descriptor } from '../../src/registry/oci.js';
@@ -48,16 +47,7 @@ function clientFor(server: RegistryServer, credentials?: RegistryCredentials): R
 async function pushAndSign(server: RegistryServer, publisher: Publisher, repository: string, content: string, credentials?: RegistryCredentials): Promise<SignedImage> {
   const client = clientFor(server, credentials);
   const image = await pushSampleImage(client, server.host, repository, 'v1', content);
-  const signed = await signImage({
-    image: `${server.host}/${repository}@${image.digest}`,
-    identity: publisher.did,
-    password: publisher.password,
-    pds: net.pdsUrl,
-    plcDirectory: net.plcUrl,
-    allowPrivateNetwork: true,
-    embedProof: false,
-    registryFor: () => client,
-  });
+  const signed = await publisher.sign(`${server.host}/${repository}@${image.digest}`, client);
   const referrer = (await client.listReferrers(repository, image.digest, SIGNATURE_ARTIFACT_TYPE)).find((d) => d.digest === signed.referrer);
   client.close();
   return { image, repository, referrer: referrer! };

@@ -11,7 +11,6 @@ import { providerConfig } from '../../src/provider/config.js';
 import { createLogger } from '../../src/provider/log.js';
 import { startProviderServer, type ProviderServer } from '../../src/provider/server.js';
 import { attachSignature } from '../../src/publish/attach-signature.js';
-import { signImage } from '../../src/publish/sign-image.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import { OCI_MANIFEST_MEDIA_TYPE } from '../../src/registry/oci.js';
 import { makeTestCa, type TestCa } from '../harness/certs.js';
@@ -54,16 +53,7 @@ const policyFor = (dids: string[]) =>
 
 async function pushAndSign(client: RegistryClient, publisher: Publisher, repository: string, content: string): Promise<PushedImage> {
   const image = await pushSampleImage(client, registry.host, repository, 'v1', content);
-  await signImage({
-    image: `${registry.host}/${repository}@${image.digest}`,
-    identity: publisher.did,
-    password: publisher.password,
-    pds: net.pdsUrl,
-    plcDirectory: net.plcUrl,
-    allowPrivateNetwork: true,
-    embedProof: false,
-    registryFor: () => client,
-  });
+  await publisher.sign(`${registry.host}/${repository}@${image.digest}`, client);
   return image;
 }
 
