@@ -8,7 +8,10 @@
  *     the corpus trust policy (cases/policy.yaml pins both signers' keys) it verifies offline:
  *     no PLC, no PDS. A plugin run attaches those payload bytes as a referrer (attachSignature)
  *     and passes trustPolicyPath = policyPath(); a provider run does the same and asks for
- *     `world.reference`. Both should then report `expect` as their error code.
+ *     `world.reference`. Both should then report `expect` as their error code. The committed
+ *     corpus signs for `registry.example`; since those faces see the real registry host, such a
+ *     run generates its own corpus in memory with generateCorpus({ registryName: '127.0.0.1:<port>' })
+ *     (same cases and codes, records and policy scope naming that host) and writes it to a temp dir.
  *   - manifest cases need a registry (see corpus.test.ts); chain cases a PDS and PLC
  *     (corpus.chain.test.ts).
  */

@@ -42,10 +42,11 @@ export interface CorpusCase {
   /** did-document: the DID the document was fetched for (default: the k256 signer). */
   did?: string;
   /**
-   * A known weakness: the case states the code the verifier should give, and today it does not.
-   * The runner marks it as an expected failure (it.fails), so fixing the weakness flips it.
+   * A known weakness: `expect` is the code the verifier should give; `today` is what it gives.
+   * The runner asserts `today`, so fixing the weakness fails the test until the case is updated.
    */
   knownGap?: string;
+  today?: Expectation;
 }
 
 export interface CorpusSigner {
@@ -84,7 +85,8 @@ export interface CorpusFile {
 // The world: two signers, one image, one record
 
 const COLLECTION = 'io.atcr.manifest';
-const REGISTRY_NAME = 'registry.example';
+/** The registry name the corpus signs for; a plugin or provider run can ask for its real host:port. */
+export const DEFAULT_REGISTRY_NAME = 'registry.example';
 const REPOSITORY = 'adversarial/app';
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -225,13 +227,12 @@ const SUBJECT_MANIFEST = utf8(
 );
 const SUBJECT = sha256Digest(SUBJECT_MANIFEST);
 const OTHER = sha256Digest(utf8('adversarial corpus: another image'));
-const REFERENCE = `${REGISTRY_NAME}/${REPOSITORY}@${SUBJECT}`;
 
 /** The io.atcr.manifest record signing the subject; an override of `undefined` drops the field. */
-function manifestRecord(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+function manifestRecord(registryName: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const record: Record<string, unknown> = {
     $type: COLLECTION,
-    repository: `${REGISTRY_NAME}/${REPOSITORY}`,
+    repository: `${registryName}/${REPOSITORY}`,
     digest: SUBJECT,
     mediaType: OCI_MANIFEST,
     schemaVersion: 2,
@@ -257,8 +258,8 @@ interface ReferenceProof {
 }
 
 /** A repository of ~200 records built by @atproto/repo's MST, with `record` at `<collection>/<rkey>`. */
-async function referenceProof(signer: Signer, opts: { collection?: string; include?: boolean } = {}): Promise<ReferenceProof> {
-  const record = block(manifestRecord());
+async function referenceProof(signer: Signer, registryName: string, opts: { collection?: string; include?: boolean } = {}): Promise<ReferenceProof> {
+  const record = block(manifestRecord(registryName));
   const target = `${opts.collection ?? COLLECTION}/${signer.rkey}`;
   let mst = await MST.create(new MemoryBlockstore());
   for (let i = 1; i <= 200; i++) {
@@ -322,7 +323,14 @@ function findKey(layer: number, accept: (key: string) => boolean): string {
 // ---------------------------------------------------------------------------------------------
 // The corpus
 
-export async function generateCorpus(): Promise<{ manifest: CorpusManifest; files: CorpusFile[] }> {
+/**
+ * Builds every corpus file. `registryName` is the registry the records sign for (and the policy
+ * scope): the committed corpus uses DEFAULT_REGISTRY_NAME; a run through the plugin or provider,
+ * which see the real registry host, can generate its own in memory for `127.0.0.1:<port>`.
+ */
+export async function generateCorpus(options: { registryName?: string } = {}): Promise<{ manifest: CorpusManifest; files: CorpusFile[] }> {
+  const registryName = options.registryName ?? DEFAULT_REGISTRY_NAME;
+  const record = (overrides: Record<string, unknown> = {}) => manifestRecord(registryName, overrides);
   const files: CorpusFile[] = [];
   const cases: CorpusCase[] = [];
   const add = (path: string, bytes: Uint8Array, entry: Omit<CorpusCase, 'file'> | undefined) => {
@@ -333,8 +341,8 @@ export async function generateCorpus(): Promise<{ manifest: CorpusManifest; file
 
   const k256 = makeSigner('k256');
   const p256Signer = makeSigner('p256');
-  const base = await referenceProof(k256);
-  const baseP256 = await referenceProof(p256Signer);
+  const base = await referenceProof(k256, registryName);
+  const baseP256 = await referenceProof(p256Signer, registryName);
   const target = `${COLLECTION}/${k256.rkey}`;
   const filler = block({ filler: 'value' }).cid;
 
@@ -596,21 +604,21 @@ export async function generateCorpus(): Promise<{ manifest: CorpusManifest; file
   carCase('mst-indefinite-array', handTree([rawBlock(concat(hex('a2'), dagCbor.encode('e'), hex('9f'), dagCbor.encode(mstNode(null, [leaf(target)], filler).e[0]), hex('ff'), dagCbor.encode('l'), hex('f6')))]), 'CBOR_INVALID', 'e as an indefinite-length array');
 
   // The MST does not hold the record
-  const otherCollection = await referenceProof(k256, { collection: 'app.bsky.feed.post' });
+  const otherCollection = await referenceProof(k256, registryName, { collection: 'app.bsky.feed.post' });
   carCase(
     'record-other-collection',
     car([otherCollection.commit, ...otherCollection.allNodes, otherCollection.record]),
     'RECORD_NOT_IN_COMMIT',
     'a valid, signed repository holding the same record under app.bsky.feed.post/<rkey>, not io.atcr.manifest/<rkey>',
   );
-  const without = await referenceProof(k256, { include: false });
+  const without = await referenceProof(k256, registryName, { include: false });
   carCase('exclusion-proof', car([without.commit, ...without.allNodes]), 'RECORD_NOT_IN_COMMIT', 'the signed tree proves the key absent (a deleted record)');
   carCase('empty-tree', handTree([emptyNode]), 'RECORD_NOT_IN_COMMIT', 'a signed commit of an empty repository');
 
   // CBOR of the record (single-node trees, validly signed)
   const recordCase = (name: string, bytes: Uint8Array, expect: Expectation, note: string, extra: Partial<CorpusCase> = {}) =>
     carCase(name, singleNode(rawBlock(bytes)), expect, note, extra);
-  const recordFields = canonicalOrder(Object.entries(manifestRecord()));
+  const recordFields = canonicalOrder(Object.entries(record()));
   recordCase('record-unsorted-keys', mapInOrder([...recordFields].reverse()), 'CBOR_INVALID', 'record keys in reverse order');
   recordCase('record-duplicate-digest', mapInOrder(canonicalOrder([...recordFields, ['digest', OTHER]])), 'CBOR_INVALID', 'two "digest" keys: which one was signed?');
   recordCase('record-indefinite-map', concat(hex('bf'), ...recordFields.flatMap(([k, v]) => [dagCbor.encode(k), dagCbor.encode(v)]), hex('ff')), 'CBOR_INVALID', 'indefinite-length record map');
@@ -621,21 +629,21 @@ export async function generateCorpus(): Promise<{ manifest: CorpusManifest; file
   recordCase('record-undefined', mapInOrder(recordFields.map(([k, v]) => [k, k === 'mediaType' ? new RawCbor(hex('f7')) : v] as [string, unknown])), 'CBOR_INVALID', 'undefined value');
   recordCase('record-invalid-utf8', mapInOrder(recordFields.map(([k, v]) => [k, k === 'repository' ? new RawCbor(hex('62 c328')) : v] as [string, unknown])), 'CBOR_INVALID', 'text that is not UTF-8');
   recordCase('record-deeply-nested', concat(new Uint8Array(100_000).fill(0x81), Uint8Array.of(0x01)), 'CBOR_INVALID', '100,000 nested arrays');
-  let nested: unknown = manifestRecord();
+  let nested: unknown = record();
   for (let i = 0; i < 40; i++) nested = { d: nested };
   recordCase('record-nested-40-maps', dagCbor.encode(nested), 'CBOR_INVALID', '40 nested maps: past the depth cap of 32');
-  recordCase('record-trailing-bytes', concat(dagCbor.encode(manifestRecord()), Uint8Array.of(0xf6)), 'CBOR_INVALID', 'a null after the record');
-  recordCase('record-non-minimal-length', concat(hex('b8 06'), dagCbor.encode(manifestRecord()).subarray(1)), 'CBOR_INVALID', 'map length in an extra byte');
+  recordCase('record-trailing-bytes', concat(dagCbor.encode(record()), Uint8Array.of(0xf6)), 'CBOR_INVALID', 'a null after the record');
+  recordCase('record-non-minimal-length', concat(hex('b8 06'), dagCbor.encode(record()).subarray(1)), 'CBOR_INVALID', 'map length in an extra byte');
 
   // The record is valid CBOR but not this image's
   recordCase('record-not-a-map', dagCbor.encode('sha256:...'), 'RECORD_INVALID', 'the record is a string', { expectProof: 'OK' });
-  recordCase('record-missing-digest', dagCbor.encode(manifestRecord({ digest: undefined })), 'RECORD_INVALID', 'no digest', { expectProof: 'OK' });
-  recordCase('record-other-type', dagCbor.encode(manifestRecord({ $type: 'app.bsky.feed.post' })), 'RECORD_INVALID', '$type of another collection', { expectProof: 'OK' });
-  recordCase('record-schema-version-text', dagCbor.encode(manifestRecord({ schemaVersion: '2' })), 'RECORD_INVALID', 'schemaVersion as text', { expectProof: 'OK' });
-  recordCase('record-other-digest', dagCbor.encode(manifestRecord({ digest: OTHER })), 'DIGEST_MISMATCH', 'a signed record for another image', { expectProof: 'OK' });
-  recordCase('record-digest-uppercase', dagCbor.encode(manifestRecord({ digest: SUBJECT.toUpperCase().replace('SHA256', 'sha256') })), 'DIGEST_MISMATCH', 'the same digest in upper-case hex', { expectProof: 'OK' });
-  recordCase('record-other-repository', dagCbor.encode(manifestRecord({ repository: `${REGISTRY_NAME}/adversarial/other` })), 'REPOSITORY_MISMATCH', 'signed for another repository', { expectProof: 'OK' });
-  recordCase('record-repository-prefix', dagCbor.encode(manifestRecord({ repository: `${REGISTRY_NAME}/adversarial` })), 'REPOSITORY_MISMATCH', 'signed for a parent path', { expectProof: 'OK' });
+  recordCase('record-missing-digest', dagCbor.encode(record({ digest: undefined })), 'RECORD_INVALID', 'no digest', { expectProof: 'OK' });
+  recordCase('record-other-type', dagCbor.encode(record({ $type: 'app.bsky.feed.post' })), 'RECORD_INVALID', '$type of another collection', { expectProof: 'OK' });
+  recordCase('record-schema-version-text', dagCbor.encode(record({ schemaVersion: '2' })), 'RECORD_INVALID', 'schemaVersion as text', { expectProof: 'OK' });
+  recordCase('record-other-digest', dagCbor.encode(record({ digest: OTHER })), 'DIGEST_MISMATCH', 'a signed record for another image', { expectProof: 'OK' });
+  recordCase('record-digest-uppercase', dagCbor.encode(record({ digest: SUBJECT.toUpperCase().replace('SHA256', 'sha256') })), 'DIGEST_MISMATCH', 'the same digest in upper-case hex', { expectProof: 'OK' });
+  recordCase('record-other-repository', dagCbor.encode(record({ repository: `${registryName}/adversarial/other` })), 'REPOSITORY_MISMATCH', 'signed for another repository', { expectProof: 'OK' });
+  recordCase('record-repository-prefix', dagCbor.encode(record({ repository: `${registryName}/adversarial` })), 'REPOSITORY_MISMATCH', 'signed for a parent path', { expectProof: 'OK' });
   carCase('rev-in-future', singleNode(base.record, undefined, { ...base.unsigned, rev: tidAt(Date.UTC(2100, 0, 1)) }), 'COMMIT_INVALID', 'a commit dated 2100', { expectProof: 'OK' });
   carCase('rev-before-valid-from', singleNode(base.record, undefined, { ...base.unsigned, rev: tidAt(Date.UTC(2023, 0, 1)) }), 'DID_NOT_YET_VALID', 'a commit dated before the policy validFrom', { expectProof: 'OK' });
   carCase('rev-epoch', singleNode(base.record, undefined, { ...base.unsigned, rev: '2222222222222' }), 'DID_NOT_YET_VALID', 'a commit dated 1970', { expectProof: 'OK' });
@@ -911,9 +919,14 @@ export async function generateCorpus(): Promise<{ manifest: CorpusManifest; file
   chainCase('embedded-proof-tampered', 'CID_MISMATCH', 'a byte of the embedded record flipped');
   chainCase('unregistered-did', 'DID_RESOLUTION_FAILED', 'a well-formed did:plc the PLC directory does not know');
   chainCase('untrusted-signer', 'UNTRUSTED_DID', "bob's genuine signature under a policy trusting only alice");
+  chainCase('record-before-valid-from', 'DID_NOT_YET_VALID', 'a record written before the signer\'s validFrom, verified after a later, unrelated write to the same repository', {
+    knownGap: 'online proofs are the repository\'s latest commit, so validFrom is checked against the time of the last write, not the time the record was signed',
+    today: 'OK',
+  });
   chainCase('deleted-record', 'RECORD_NOT_IN_COMMIT', 'the record was deleted (revoked) before verification: the newer signed commit proves it absent');
   chainCase('embedded-proof-deleted-record', 'RECORD_NOT_IN_COMMIT', 'the record was deleted (revoked), but the payload embeds the proof taken before deletion', {
     knownGap: 'online verification uses an embedded proof instead of asking the PDS, so deleting the record does not revoke the signature',
+    today: 'OK',
   });
 
   // ---- the policy and the manifest -----------------------------------------------------------
@@ -924,7 +937,7 @@ export async function generateCorpus(): Promise<{ manifest: CorpusManifest; file
     `  ${p256Signer.did}: {name: "corpus P-256 signer", validFrom: "2024-01-01T00:00:00Z", keys: ["${p256Signer.multikey}"]}`,
     'policies:',
     '  - name: corpus',
-    `    scope: "${REGISTRY_NAME}/adversarial/*"`,
+    `    scope: "${registryName}/adversarial/*"`,
     `    trustedDIDs: [${k256.did}, ${p256Signer.did}]`,
     '    action: enforce',
     '',
@@ -937,7 +950,7 @@ export async function generateCorpus(): Promise<{ manifest: CorpusManifest; file
       collection: COLLECTION,
       subjectDigest: SUBJECT,
       otherDigest: OTHER,
-      reference: REFERENCE,
+      reference: `${registryName}/${REPOSITORY}@${SUBJECT}`,
       policy: 'cases/policy.yaml',
       signers: {
         k256: { did: k256.did, rkey: k256.rkey, publicKeyMultibase: k256.multikey, validPayload: 'cases/payload/valid.json' },

@@ -20,7 +20,7 @@ import { FAULT_MODES, startFaultServer, type FaultMode, type FaultServer } from 
 
 const TIMEOUT_MS = 500;
 /** Scheduling slack on a shared 2-core machine; a missed timeout would take seconds, not this. */
-const SLACK_MS = 1000;
+const SLACK_MS = 1500;
 const SUBJECT = `sha256:${'ab'.repeat(32)}`;
 const RKEY = '3lbk2ozq2dk2a';
 
@@ -151,7 +151,7 @@ describe('no leaked sockets or timers: the verification as its own process exits
         expect(r.code, `${target} ${mode}`).toBe((target === 'plc' ? PLC_EXPECT : PDS_EXPECT)[mode]);
         expect(r.answeredMs, `${target} ${mode} answer`).toBeLessThan(TIMEOUT_MS + SLACK_MS);
         // Exit follows the answer at once: nothing (socket, interval, ref'd timer) holds the loop.
-        expect(r.exitedMs - r.answeredMs, `${target} ${mode} exit`).toBeLessThan(500);
+        expect(r.exitedMs - r.answeredMs, `${target} ${mode} exit`).toBeLessThan(1000);
       }
     }
     console.log(results.join('\n'));

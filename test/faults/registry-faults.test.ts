@@ -15,7 +15,7 @@ import { RegistryClient } from '../../src/registry/client.js';
 import { codeOf, corpusBytes, loadCorpus } from '../adversarial/corpus.js';
 
 const TIMEOUT_MS = 500;
-const SLACK_MS = 1000;
+const SLACK_MS = 1500;
 const GIB = 1024 * 1024 * 1024;
 const sha256 = (bytes: Uint8Array) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 

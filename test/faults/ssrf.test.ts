@@ -10,7 +10,8 @@
  * (schemes, credentials, literal loopback, caps and timeouts on a test network).
  */
 import https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildSignaturePayload } from '../../src/artifact/build-payload.js';
 import { VerificationError } from '../../src/errors.js';
@@ -48,7 +49,7 @@ vi.mock('node:dns', async (importOriginal) => {
 let ca: TestCa;
 let server: https.Server;
 let port: number;
-const sockets = new Set<Socket>();
+const sockets = new Set<Duplex>();
 const seen: string[] = [];
 let redirectBodyBytes = 0;
 /** The PDS endpoint the stand-in PLC directory puts in each DID's document. */
