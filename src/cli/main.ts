@@ -46,7 +46,7 @@ export async function runCli(argv: string[], version: string): Promise<void> {
     .option('--pds <url>', 'PDS endpoint (default: the one in the DID document)')
     .option('--plc-directory <url>', 'PLC directory for did:plc', 'https://plc.directory')
     .option('--handle-resolver <url>', 'resolve the handle through this XRPC service (a PDS) instead of DNS and /.well-known')
-    .option('--embed-proof', 'embed the record proof so the signature verifies without the PDS')
+    .option('--embed-proof', 'embed the record proof, so verifiers that pin your key verify offline (online ones still fetch it live)')
     .option('--plain-http', 'talk to the registry over plain HTTP')
     .option('--allow-private-network', 'allow http and private addresses for PLC and PDS (test networks only)')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))

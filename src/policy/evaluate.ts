@@ -9,7 +9,7 @@ import type { PolicyRule, TrustPolicy, TrustedDid } from './trust-policy.js';
  *   normalised). Every policy whose scope matches applies, not only the first.
  * - A policy passes when all of these hold for the signer's DID:
  *     it is in the policy's trustedDIDs                               else UNTRUSTED_DID
- *     signedAt >= validFrom                                           else DID_NOT_YET_VALID
+ *     signedAt >= validFrom, and so is the record's claimed creation   else DID_NOT_YET_VALID
  *     signedAt <  expiresAt (the signature was made inside the window) else DID_EXPIRED
  *     now      <  expiresAt (trust that has ended admits nothing new)  else DID_EXPIRED
  *     with keys pinned, the key that verified the commit is one of them else KEY_NOT_PINNED
@@ -28,6 +28,12 @@ export interface TrustInput {
   did: string;
   /** Signing time from signed data (the commit rev). */
   signedAt: Date;
+  /**
+   * When the record claims it was created (signed, but chosen by the signer). validFrom is
+   * checked against the earlier of this and signedAt: a record stamped before validFrom is not
+   * trusted even if a later commit re-signed it.
+   */
+  createdAt?: Date;
   /** Multibase of the key that verified the commit signature. */
   signingKey?: string;
   now?: Date;
@@ -107,6 +113,13 @@ function checkRule(policy: TrustPolicy, rule: PolicyRule, input: TrustInput, ima
   const failures: VerificationError[] = [];
   if (trusted.validFrom && input.signedAt.getTime() < trusted.validFrom.getTime()) {
     failures.push(new VerificationError('DID_NOT_YET_VALID', `${who} signed at ${signed}, before its validFrom ${trusted.validFrom.toISOString()} (${where})`));
+  } else if (trusted.validFrom && input.createdAt && input.createdAt.getTime() < trusted.validFrom.getTime()) {
+    failures.push(
+      new VerificationError(
+        'DID_NOT_YET_VALID',
+        `${who}'s record says it was created at ${input.createdAt.toISOString()}, before its validFrom ${trusted.validFrom.toISOString()} (re-signed at ${signed}) (${where})`,
+      ),
+    );
   }
   if (trusted.expiresAt && input.signedAt.getTime() >= trusted.expiresAt.getTime()) {
     failures.push(new VerificationError('DID_EXPIRED', `${who} signed at ${signed}, at or after its expiresAt ${trusted.expiresAt.toISOString()} (${where})`));

@@ -1,5 +1,6 @@
 import { embeddedProof, parseSignaturePayload, type SignaturePayload } from '../artifact/signature-payload.js';
 import { parseMultikey, type AtprotoPublicKey } from '../atproto/keys.js';
+import { parseTid } from '../atproto/tid.js';
 import { verifyRecordProof, type RecordProof } from '../atproto/record-proof.js';
 import { asVerificationError, VerificationError } from '../errors.js';
 import type { AtprotoIdentity } from '../identity/did-document.js';
@@ -82,6 +83,7 @@ interface Evidence {
   pendingHandle?: Promise<HandleStatus>;
   trust?: TrustDecision;
   offline?: boolean;
+  manifest?: ManifestRecord;
 }
 
 /**
@@ -231,8 +233,10 @@ export class Verifier {
   /** Steps 3-5: CAR blocks, signed commit, MST inclusion of the record. */
   private async verifyProof(request: VerifyRequest, ev: Evidence): Promise<string> {
     const record = ev.record!;
+    // An embedded proof is used only offline (keys pinned). Online, the proof is always fetched
+    // live, so a publisher revokes a signature by deleting its record.
     const car =
-      embeddedProof(ev.payload!) ??
+      (ev.offline ? embeddedProof(ev.payload!) : undefined) ??
       (await fetchRecordProof(
         ev.identity!.pdsEndpoint,
         record,
@@ -277,13 +281,13 @@ export class Verifier {
     if (hinted && hinted !== ev.proof!.recordCid.toString()) {
       throw new VerificationError('RECORD_CID_MISMATCH', `artifact names record ${hinted} but the signed commit holds ${ev.proof!.recordCid}`);
     }
-    const record: ManifestRecord = checkManifestRecord(ev.proof!.record, {
+    const record: ManifestRecord = (ev.manifest = checkManifestRecord(ev.proof!.record, {
       subjectDigest: request.subjectDigest,
       did: ev.record!.did,
       reference: request.reference,
       atcrRegistries: this.settings.atcrRegistries,
       verifiedHandle: ev.handle?.verified ? ev.handle.handle : undefined,
-    });
+    }));
     return `record ${ev.record!.rkey} signs ${record.digest} for repository ${record.repository}`;
   }
 
@@ -313,6 +317,7 @@ export class Verifier {
       image: request.reference ?? '',
       did: ev.record!.did,
       signedAt: ev.proof!.signedAt,
+      ...claimedCreation(ev.record!.rkey, ev.manifest?.createdAt),
       ...(ev.keyMultibase ? { signingKey: ev.keyMultibase } : {}),
       now: this.now(),
     });
@@ -349,6 +354,23 @@ export class Verifier {
     } else out.message = `verified: signed by ${signer}`;
     return out;
   }
+}
+
+/**
+ * When the record says it was made: the earlier of its rkey TID and its createdAt. The commit
+ * rev only proves the record existed by then (every commit re-signs the whole repository), so
+ * this signer-chosen time can only make validFrom stricter, never let a record in.
+ */
+function claimedCreation(rkey: string, createdAt: string | undefined): { createdAt?: Date } {
+  const times: number[] = [];
+  try {
+    times.push(parseTid(rkey).date.getTime());
+  } catch {
+    // Not a TID: records may use other keys.
+  }
+  const claimed = createdAt ? Date.parse(createdAt) : NaN;
+  if (!Number.isNaN(claimed)) times.push(claimed);
+  return times.length > 0 ? { createdAt: new Date(Math.min(...times)) } : {};
 }
 
 /** The outcome of a verification that failed before the engine ran (fetching the artifact, say). */

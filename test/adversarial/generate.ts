@@ -915,19 +915,14 @@ export async function generateCorpus(options: { registryName?: string } = {}): P
   chainCase('rkey-of-another-account', 'RECORD_NOT_IN_COMMIT', "bob's rkey claimed under alice's DID: alice's signed tree proves it absent");
   chainCase('record-cid-hint-mismatch', 'RECORD_CID_MISMATCH', "recordCid names alice's other record");
   chainCase('signer-rotated-key', 'SIGNATURE_INVALID', 'the DID document key was rotated away after signing');
-  chainCase('embedded-proof-other-did', 'COMMIT_DID_MISMATCH', "alice's proof embedded in a payload claiming bob");
-  chainCase('embedded-proof-tampered', 'CID_MISMATCH', 'a byte of the embedded record flipped');
+  // Online, an embedded proof is ignored and the proof fetched live (offline, the car cases cover it).
+  chainCase('embedded-proof-other-did', 'RECORD_NOT_IN_COMMIT', "alice's proof embedded in a payload claiming bob: bob's live repository lacks the record");
+  chainCase('embedded-proof-tampered', 'OK', 'a byte of the embedded record flipped: ignored online, the live proof of the genuine signature is used');
   chainCase('unregistered-did', 'DID_RESOLUTION_FAILED', 'a well-formed did:plc the PLC directory does not know');
   chainCase('untrusted-signer', 'UNTRUSTED_DID', "bob's genuine signature under a policy trusting only alice");
-  chainCase('record-before-valid-from', 'DID_NOT_YET_VALID', 'a record written before the signer\'s validFrom, verified after a later, unrelated write to the same repository', {
-    knownGap: 'online proofs are the repository\'s latest commit, so validFrom is checked against the time of the last write, not the time the record was signed',
-    today: 'OK',
-  });
+  chainCase('record-before-valid-from', 'DID_NOT_YET_VALID', 'a record written before the signer\'s validFrom, verified after a later, unrelated write to the same repository (its rkey and createdAt predate validFrom)');
   chainCase('deleted-record', 'RECORD_NOT_IN_COMMIT', 'the record was deleted (revoked) before verification: the newer signed commit proves it absent');
-  chainCase('embedded-proof-deleted-record', 'RECORD_NOT_IN_COMMIT', 'the record was deleted (revoked), but the payload embeds the proof taken before deletion', {
-    knownGap: 'online verification uses an embedded proof instead of asking the PDS, so deleting the record does not revoke the signature',
-    today: 'OK',
-  });
+  chainCase('embedded-proof-deleted-record', 'RECORD_NOT_IN_COMMIT', 'the record was deleted (revoked), but the payload embeds the proof taken before deletion: online, the proof is always fetched live');
 
   // ---- the policy and the manifest -----------------------------------------------------------
   const policy = [

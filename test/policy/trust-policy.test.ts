@@ -105,6 +105,15 @@ describe('evaluateTrust', () => {
     expect(ended.failures[0]?.code).toBe('DID_EXPIRED');
   });
 
+  it('checks validFrom against the record\'s claimed creation too: a later commit re-signing it does not launder it', () => {
+    const relaundered = evaluateTrust(policy, { did: BOB, image: 'atcr.io/x/prod-api', signedAt: at('2025-01-01T00:00:00Z'), createdAt: at('2024-05-01T00:00:00Z'), now });
+    expect(relaundered.allowed).toBe(false);
+    expect(relaundered.failures[0]?.code).toBe('DID_NOT_YET_VALID');
+    expect(relaundered.failures[0]?.message).toContain('created at 2024-05-01');
+    const fresh = evaluateTrust(policy, { did: BOB, image: 'atcr.io/x/prod-api', signedAt: at('2025-01-01T00:00:00Z'), createdAt: at('2024-07-01T00:00:00Z'), now });
+    expect(fresh.allowed).toBe(true);
+  });
+
   it('denies images no scope covers by default (NO_POLICY), or follows defaultAction', () => {
     expect(decide(ALICE, 'ghcr.io/other/app', '2025-01-01T00:00:00Z')).toMatchObject({ allowed: false, action: 'default-deny' });
     const open = parseTrustPolicy(`${SPEC_EXAMPLE}\ndefaultAction: audit\n`);
