@@ -42,13 +42,30 @@ function describeSocketError(err: NodeJS.ErrnoException): string {
   }
 }
 
-/** Sends one request without following redirects; the caller decides about `Location`. */
-export function sendHttp(req: HttpRequest): Promise<HttpResponse> {
+/** A pooled connection the server had already closed: safe to retry an idempotent request once. */
+class StaleConnection extends Error {}
+
+/**
+ * Sends one request without following redirects; the caller decides about `Location`. A GET or
+ * HEAD that fails on a reused keep-alive socket the server closed meanwhile is retried once on a
+ * fresh connection (Node's advice for `reusedSocket`), so the long-running provider does not
+ * report a spurious REGISTRY_UNREACHABLE.
+ */
+export async function sendHttp(req: HttpRequest): Promise<HttpResponse> {
+  try {
+    return await sendOnce(req);
+  } catch (err) {
+    if (!(err instanceof StaleConnection)) throw err;
+    return sendOnce(req, { retried: true });
+  }
+}
+
+function sendOnce(req: HttpRequest, opts: { retried?: boolean } = {}): Promise<HttpResponse> {
   const where = `${req.method} ${req.url.origin}${req.url.pathname}`;
   return new Promise((resolve, reject) => {
     const transport = req.url.protocol === 'https:' ? https : http;
     let settled = false;
-    const fail = (err: VerificationError) => {
+    const fail = (err: Error) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -103,7 +120,14 @@ export function sendHttp(req: HttpRequest): Promise<HttpResponse> {
         });
       },
     );
-    outgoing.on('error', (err) => fail(new VerificationError('REGISTRY_UNREACHABLE', `${where}: ${describeSocketError(err)}`, { cause: err })));
+    outgoing.on('error', (err: NodeJS.ErrnoException) => {
+      const idempotent = req.method === 'GET' || req.method === 'HEAD';
+      if (idempotent && !opts.retried && outgoing.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+        fail(new StaleConnection(err.message));
+        return;
+      }
+      fail(new VerificationError('REGISTRY_UNREACHABLE', `${where}: ${describeSocketError(err)}`, { cause: err }));
+    });
     outgoing.end(req.body ? Buffer.from(req.body) : undefined);
   });
 }

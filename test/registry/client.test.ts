@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -111,6 +112,33 @@ describe('RegistryClient against docker-registry', () => {
     const anonymous = new RegistryClient({ registry: tokenAuth.host, useHttp: true });
     expect(await codeOf(anonymous.resolveDigest('alice/app', 'v1'))).toBe('REGISTRY_AUTH_FAILED');
     for (const c of [withPassword, withRefresh, wrong, anonymous]) c.close();
+  });
+});
+
+describe('pooled connections the registry closed meanwhile', () => {
+  it('are retried once on a fresh connection for reads, not reported as an unreachable registry', async () => {
+    // A TCP relay in front of the real registry, so its connections can be cut on demand, as a
+    // load balancer or the registry's idle timeout does, here racing the next request.
+    const sockets = new Set<Socket>();
+    const relay = createServer((inbound) => {
+      const outbound = connect(Number(plain.host.split(':')[1]), '127.0.0.1');
+      for (const s of [inbound, outbound]) {
+        sockets.add(s);
+        s.on('error', () => undefined);
+        s.on('close', () => sockets.delete(s));
+      }
+      inbound.pipe(outbound).pipe(inbound);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const host = `127.0.0.1:${(relay.address() as { port: number }).port}`;
+    const client = new RegistryClient({ registry: host, useHttp: true });
+    const image = await pushSampleImage(client, host, 'team/relayed', 'v1', 'relayed');
+    for (let round = 0; round < 3; round++) {
+      for (const s of sockets) s.destroy();
+      expect(await client.resolveDigest('team/relayed', 'v1')).toBe(image.digest);
+    }
+    client.close();
+    await new Promise((resolve) => relay.close(resolve));
   });
 });
 
