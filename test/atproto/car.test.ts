@@ -5,19 +5,10 @@ import { CID } from 'multiformats/cid';
 import * as Digest from 'multiformats/hashes/digest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readCarProof } from '../../src/atproto/car.js';
-import { VerificationError } from '../../src/errors.js';
 import { cborBlock, concat, joinCar, splitCar, type CarParts } from './car-surgery.js';
 import { buildRepo, recordProof } from './repo-fixtures.js';
+import { codeOf } from '../harness/error-code.js';
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (!(err instanceof VerificationError)) throw new Error(`raw exception escaped: ${String(err)}`, { cause: err });
-    return err.code;
-  }
-  return 'no error';
-}
 
 let car: Uint8Array;
 let parts: CarParts;

@@ -4,17 +4,8 @@ import * as Digest from 'multiformats/hashes/digest';
 import { base58btc } from 'multiformats/bases/base58';
 import { describe, expect, it } from 'vitest';
 import { asBlessedCid, cidForDagCbor, parseCid, verifyBlockCid } from '../../src/atproto/cid.js';
-import { VerificationError } from '../../src/errors.js';
+import { codeOf } from '../harness/error-code.js';
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(VerificationError);
-    return (err as VerificationError).code;
-  }
-  return 'no error';
-}
 
 const RECORD_CID = 'bafyreie5cvv4h45feadgeuwhbcutmh6t2ceseocckahdoe6uat64zmz454';
 const BLOB_CID = 'bafkreiccldh766hwcnuxnf2wh6jgzepf2nlu2lvcllt63eww5p6chi4ity';

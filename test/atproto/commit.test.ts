@@ -6,19 +6,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { cidForDagCbor } from '../../src/atproto/cid.js';
 import { parseCommit, verifyCommitSignature, type Commit } from '../../src/atproto/commit.js';
 import { formatMultikey, parseDidKey } from '../../src/atproto/keys.js';
-import { VerificationError } from '../../src/errors.js';
 import { encodeMapInOrder } from './car-surgery.js';
 import { buildRepo, signedCommit, type BuiltRepo } from './repo-fixtures.js';
+import { codeOf } from '../harness/error-code.js';
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (!(err instanceof VerificationError)) throw new Error(`raw exception escaped: ${String(err)}`, { cause: err });
-    return err.code;
-  }
-  return 'no error';
-}
 
 let built: BuiltRepo;
 let commitBytes: Uint8Array;

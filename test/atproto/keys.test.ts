@@ -11,18 +11,9 @@ import {
   verifyEcdsaSignature,
   type AtprotoPublicKey,
 } from '../../src/atproto/keys.js';
-import { VerificationError } from '../../src/errors.js';
 import { fromBase64, interopJson } from './vectors.js';
+import { codeOf } from '../harness/error-code.js';
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(VerificationError);
-    return (err as VerificationError).code;
-  }
-  return 'no error';
-}
 
 interface SignatureFixture {
   comment: string;

@@ -5,23 +5,14 @@ import { describe, expect, it } from 'vitest';
 import { BlockStore } from '../../src/atproto/car.js';
 import { cidForDagCbor } from '../../src/atproto/cid.js';
 import { MAX_NODE_ENTRIES, commonPrefixLength, findInMst, mstKeyLayer } from '../../src/atproto/mst.js';
-import { VerificationError } from '../../src/errors.js';
 import { encodeMapInOrder } from './car-surgery.js';
 import { interopJson, interopLines } from './vectors.js';
+import { codeOf } from '../harness/error-code.js';
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const LEAF = CID.parse('bafyreie5cvv4h45feadgeuwhbcutmh6t2ceseocckahdoe6uat64zmz454');
 const OTHER_LEAF = cidForDagCbor(dagCbor.encode({ other: true }));
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(VerificationError);
-    return (err as VerificationError).code;
-  }
-  return 'no error';
-}
 
 function storeOf(blocks: BlockMap | Iterable<[CID, Uint8Array]>): BlockStore {
   const store = new BlockStore();

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyFromVerificationMethod, type AtprotoPublicKey } from '../../src/atproto/keys.js';
 import { verifyRecordProof } from '../../src/atproto/record-proof.js';
 import { startAtprotoNetwork, type AtprotoNetwork, type Publisher } from '../../src/devnet/atproto-network.js';
-import { VerificationError } from '../../src/errors.js';
+import { codeOf } from '../harness/error-code.js';
 
 const COLLECTION = 'io.atcr.manifest';
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
@@ -38,15 +38,6 @@ async function getRecord(did: string, rkey: string): Promise<{ status: number; b
   return { status: res.status, body: new Uint8Array(await res.arrayBuffer()) };
 }
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (!(err instanceof VerificationError)) throw new Error(`raw exception escaped: ${String(err)}`, { cause: err });
-    return err.code;
-  }
-  return 'passed';
-}
 
 describe('verifyRecordProof against a real PDS and PLC', () => {
   it('verifies a freshly written manifest record with the DID document key', async () => {

@@ -1,18 +1,9 @@
 import { TID } from '@atproto/common-web';
 import { describe, expect, it } from 'vitest';
 import { parseTid } from '../../src/atproto/tid.js';
-import { VerificationError } from '../../src/errors.js';
 import { interopLines } from './vectors.js';
+import { codeOf } from '../harness/error-code.js';
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(VerificationError);
-    return (err as VerificationError).code;
-  }
-  return 'no error';
-}
 
 describe('parseTid', () => {
   it.each(interopLines('syntax/tid_syntax_valid.txt'))('accepts interop valid TID %s', (tid) => {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { VerificationError } from '../../src/errors.js';
 import { evaluateTrust, pinnedKeys } from '../../src/policy/evaluate.js';
 import { imageScopeName, scopeMatches } from '../../src/policy/scope.js';
 import { parseTrustPolicy, policyDigest } from '../../src/policy/trust-policy.js';
 import { parseDuration } from '../../src/policy/duration.js';
+import { errorOf } from '../harness/error-code.js';
 
 // The trust policy of SPEC section 4: parsing with positions, scopes, and the decision rules.
 
@@ -24,15 +24,6 @@ policies:
     action: enforce      # or audit
 `;
 
-function errorOf(fn: () => unknown): VerificationError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof VerificationError) return err;
-    throw err;
-  }
-  throw new Error('expected a VerificationError');
-}
 
 describe('parseTrustPolicy', () => {
   it('reads the SPEC example (unquoted version 1.0, null expiry)', () => {

@@ -13,6 +13,7 @@ import { OCI_MANIFEST_MEDIA_TYPE, referrersTag } from '../../src/registry/oci.js
 import { parseImageReference } from '../../src/registry/reference.js';
 import { attachSignature } from '../../src/publish/attach-signature.js';
 import { makeTestCa, type TestCa } from '../harness/certs.js';
+import { codeOfAsync } from '../harness/error-code.js';
 import { startTokenServer, type TokenServer } from '../harness/token-server.js';
 
 // The OCI client against the real docker-registry (distribution 2.8): plain HTTP, HTTPS with a CA
@@ -45,15 +46,6 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof VerificationError) return err.code;
-    throw err;
-  }
-  return 'no error';
-}
 
 describe('RegistryClient against docker-registry', () => {
   it('pushes an image, resolves its tag to the digest of the served bytes, and reads it back verified', async () => {
@@ -63,8 +55,8 @@ describe('RegistryClient against docker-registry', () => {
     const manifest = await client.getManifest('team/app', image.digest);
     expect(digestOf(manifest.bytes)).toBe(image.digest);
     expect(manifest.mediaType).toBe(OCI_MANIFEST_MEDIA_TYPE);
-    expect(await codeOf(client.getManifest('team/app', 'absent'))).toBe('REGISTRY_ERROR');
-    expect(await codeOf(client.getManifest('team/app', 'absent', { notFound: 'ARTIFACT_NOT_FOUND' }))).toBe('ARTIFACT_NOT_FOUND');
+    expect(await codeOfAsync(client.getManifest('team/app', 'absent'))).toBe('REGISTRY_ERROR');
+    expect(await codeOfAsync(client.getManifest('team/app', 'absent', { notFound: 'ARTIFACT_NOT_FOUND' }))).toBe('ARTIFACT_NOT_FOUND');
     client.close();
   });
 
@@ -86,7 +78,7 @@ describe('RegistryClient against docker-registry', () => {
   it('caps what it reads: a blob larger than allowed is refused while streaming', async () => {
     const client = new RegistryClient({ registry: plain.host, useHttp: true });
     const blob = await client.pushBlob('team/big', new Uint8Array(200_000).fill(7));
-    expect(await codeOf(client.getBlob('team/big', blob.digest, { maxBytes: 1000 }))).toBe('RESPONSE_TOO_LARGE');
+    expect(await codeOfAsync(client.getBlob('team/big', blob.digest, { maxBytes: 1000 }))).toBe('RESPONSE_TOO_LARGE');
     expect((await client.getBlob('team/big', blob.digest, { maxBytes: 200_000 })).length).toBe(200_000);
     client.close();
   });
@@ -96,8 +88,8 @@ describe('RegistryClient against docker-registry', () => {
     const image = await pushSampleImage(trusted, tls.host, 'secure/app', 'v1', 'tls');
     expect(await trusted.resolveDigest('secure/app', 'v1')).toBe(image.digest);
     trusted.close();
-    expect(await codeOf(new RegistryClient({ registry: tls.host }).resolveDigest('secure/app', 'v1'))).toBe('REGISTRY_UNREACHABLE');
-    expect(await codeOf(new RegistryClient({ registry: tls.host, useHttp: true }).resolveDigest('secure/app', 'v1'))).toMatch(/REGISTRY_/);
+    expect(await codeOfAsync(new RegistryClient({ registry: tls.host }).resolveDigest('secure/app', 'v1'))).toBe('REGISTRY_UNREACHABLE');
+    expect(await codeOfAsync(new RegistryClient({ registry: tls.host, useHttp: true }).resolveDigest('secure/app', 'v1'))).toMatch(/REGISTRY_/);
   });
 
   it('gets bearer tokens with a password (GET) and with an identity token (refresh-token POST)', async () => {
@@ -108,9 +100,9 @@ describe('RegistryClient against docker-registry', () => {
     expect(await withRefresh.resolveDigest('alice/app', 'v1')).toBe(image.digest);
     expect(tokens.grants).toContain('POST refresh_token');
     const wrong = new RegistryClient({ registry: tokenAuth.host, useHttp: true, credentials: { kind: 'basic', username: 'alice', password: 'nope' } });
-    expect(await codeOf(wrong.resolveDigest('alice/app', 'v1'))).toBe('REGISTRY_AUTH_FAILED');
+    expect(await codeOfAsync(wrong.resolveDigest('alice/app', 'v1'))).toBe('REGISTRY_AUTH_FAILED');
     const anonymous = new RegistryClient({ registry: tokenAuth.host, useHttp: true });
-    expect(await codeOf(anonymous.resolveDigest('alice/app', 'v1'))).toBe('REGISTRY_AUTH_FAILED');
+    expect(await codeOfAsync(anonymous.resolveDigest('alice/app', 'v1'))).toBe('REGISTRY_AUTH_FAILED');
     for (const c of [withPassword, withRefresh, wrong, anonymous]) c.close();
   });
 });
