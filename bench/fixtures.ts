@@ -35,9 +35,10 @@ export interface BenchWorld {
   /**
    * Signs `count` more distinct images (round-robin over the publishers). With `embedPayload`, the
    * referrer carries the payload in its layer descriptor's `data` field too (not what `sign` does
-   * today: the variant that saves the blob round trip).
+   * today: the variant that saves the blob round trip). `registryName`: the registry host the
+   * record and the reference name (a proxy in front of the registry), instead of the registry's.
    */
-  signImages(count: number, opts?: { embedPayload?: boolean }): Promise<SignedImage[]>;
+  signImages(count: number, opts?: { embedPayload?: boolean; registryName?: string }): Promise<SignedImage[]>;
   close(): Promise<void>;
 }
 
@@ -48,17 +49,17 @@ export async function startWorld(opts: { publishers: number }): Promise<BenchWor
   for (let i = 0; i < opts.publishers; i++) publishers.push(await net.createPublisher(`bench${i}`));
   const dir = mkdtempSync(join(tmpdir(), 'atproto-verifier-bench-world-'));
   const policyPath = join(dir, 'trust-policy.yaml');
-  writeFileSync(policyPath, trustPolicyFor(registry.host, publishers));
+  writeFileSync(policyPath, trustPolicyFor(publishers));
   const client = new RegistryClient({ registry: registry.host, useHttp: true });
   const images: SignedImage[] = [];
 
   // Built by hand like `sign` does (record, then payload, then referrer), without a login per image.
-  async function signOne(n: number, embedPayload: boolean): Promise<SignedImage> {
+  async function signOne(n: number, embedPayload: boolean, registryName: string): Promise<SignedImage> {
     const publisherIndex = n % publishers.length;
     const publisher = publishers[publisherIndex]!;
     const repository = `pub${publisherIndex}/app${n}`;
     const image = await pushSampleImage(client, registry.host, repository, 'v1', `bench image ${n}`);
-    const record = await publisher.putManifestRecord({ repository: `${registry.host}/${repository}`, digest: image.digest });
+    const record = await publisher.putManifestRecord({ repository: `${registryName}/${repository}`, digest: image.digest });
     const payload = buildSignaturePayload({
       subjectDigest: image.digest,
       did: publisher.did,
@@ -72,7 +73,7 @@ export async function startWorld(opts: { publishers: number }): Promise<BenchWor
     const subject = { mediaType: OCI_MANIFEST_MEDIA_TYPE, digest: image.digest, size: image.size };
     const payloadBytes = new TextEncoder().encode(JSON.stringify(payload));
     const referrer = embedPayload ? await attachEmbedded(client, repository, subject, payloadBytes) : await attachSignature(client, repository, subject, payloadBytes);
-    return { repository, digest: image.digest, reference: `${registry.host}/${repository}@${image.digest}`, referrer, did: publisher.did };
+    return { repository, digest: image.digest, reference: `${registryName}/${repository}@${image.digest}`, referrer, did: publisher.did };
   }
 
   return {
@@ -84,7 +85,7 @@ export async function startWorld(opts: { publishers: number }): Promise<BenchWor
     images,
     async signImages(count, opts = {}) {
       const fresh: SignedImage[] = [];
-      for (let i = 0; i < count; i++) fresh.push(await signOne(images.length + i, opts.embedPayload === true));
+      for (let i = 0; i < count; i++) fresh.push(await signOne(images.length + i, opts.embedPayload === true, opts.registryName ?? registry.host));
       images.push(...fresh);
       return fresh;
     },
@@ -115,13 +116,16 @@ async function attachEmbedded(client: RegistryClient, repository: string, subjec
   return descriptor;
 }
 
-/** One rule per publisher, scoped to its repositories, plus nothing else (default deny). */
-function trustPolicyFor(host: string, publishers: Publisher[]): string {
+/**
+ * One rule per publisher, scoped to its repositories on any loopback registry port (the registry
+ * itself, or a latency proxy in front of it), plus nothing else (default deny).
+ */
+function trustPolicyFor(publishers: Publisher[]): string {
   const lines = ['version: "1.0"', 'trustedDIDs:'];
   for (const [i, p] of publishers.entries()) lines.push(`  ${p.did}: {name: "Publisher ${i}", validFrom: "2024-01-01T00:00:00Z"}`);
   lines.push('policies:');
   for (const [i, p] of publishers.entries()) {
-    lines.push(`  - name: publisher-${i}`, `    scope: "${host}/pub${i}/**"`, `    trustedDIDs: [${p.did}]`, '    action: enforce');
+    lines.push(`  - name: publisher-${i}`, `    scope: "127.0.0.1:*/pub${i}/**"`, `    trustedDIDs: [${p.did}]`, '    action: enforce');
   }
   return `${lines.join('\n')}\n`;
 }

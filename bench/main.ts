@@ -3,7 +3,8 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchEngine, type EngineFigure } from './engine-bench.js';
 import { startWorld, type BenchWorld } from './fixtures.js';
-import { canMeasureRss, cleanupScratch } from './measure-process.js';
+import { startLatencyProxy } from './latency-proxy.js';
+import { canMeasureRss, cleanupScratch, evictFromPageCache } from './measure-process.js';
 import { EXECUTABLE, ROOT } from './paths.js';
 import { benchPluginVerify, benchStartup, type ProcessFigure } from './plugin-bench.js';
 import { benchProvider, type ProviderFigures } from './provider-bench.js';
@@ -18,14 +19,23 @@ const smoke = process.env.BENCH_SMOKE === '1';
 const outPath = process.env.BENCH_OUT ?? (smoke ? join(tmpdir(), 'atproto-verifier-bench-smoke.md') : join(ROOT, 'bench/RESULTS.md'));
 
 const config = smoke
-  ? { startupRuns: 3, pluginRuns: 3, traceRuns: 1, engineSizes: [1, 10], engineVerifications: 20, publishers: 2, provider: { requests: 200, concurrency: [1, 16, 64], memoryRequests: 2_000, uncachedRequests: 64 } }
-  : { startupRuns: 30, pluginRuns: 20, traceRuns: 3, engineSizes: [1, 10, 100], engineVerifications: 300, publishers: 4, provider: { requests: 5_000, concurrency: [1, 16, 64], memoryRequests: 100_000, uncachedRequests: 400 } };
+  ? { startupRuns: 3, pluginRuns: 1, latencyRuns: 1, traceRuns: 1, engineSizes: [1, 5], engineVerifications: 10, publishers: 2, provider: { requests: 100, concurrency: [1, 16, 64], memoryRequests: 1_000, uncachedRequests: 32 } }
+  : { startupRuns: 30, pluginRuns: 20, latencyRuns: 10, traceRuns: 3, engineSizes: [1, 10, 100], engineVerifications: 300, publishers: 4, provider: { requests: 5_000, concurrency: [1, 16, 64], memoryRequests: 100_000, uncachedRequests: 400 } };
+
+/** Simulated round trip added to every registry, PLC and handle request in section 2b. */
+const LATENCY_MS = 50;
+
+/** Another build measured alongside in sections 1 and 2 (e.g. the code before a change). */
+const compare = process.env.BENCH_COMPARE_EXECUTABLE
+  ? { executable: process.env.BENCH_COMPARE_EXECUTABLE, label: process.env.BENCH_COMPARE_LABEL ?? 'comparison build' }
+  : undefined;
 
 const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 const sections: string[] = [];
 
+const startedAt = performance.now();
 function log(line: string): void {
-  process.stderr.write(`bench: ${line}\n`);
+  process.stderr.write(`bench: [${((performance.now() - startedAt) / 1000).toFixed(1)} s] ${line}\n`);
 }
 
 function table(header: string[], rows: string[][]): string {
@@ -41,7 +51,9 @@ function header(): string {
     `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC by \`npm run bench\` on ${availableParallelism()} CPUs (${cpu}),`,
     `Node ${process.version}, ${process.platform}/${process.arch}. Executable: \`${EXECUTABLE.replace(`${ROOT}/`, '')}\` (${version}).`,
     'Every figure is a median over repeated runs; ratios are against `node -e 0` measured in the same interleaved rounds.',
-    canMeasureRss ? 'Peak RSS is the kernel\'s ru_maxrss of the child (GNU time `%M`).' : 'Peak RSS: /usr/bin/time is missing here, so it is not measured.',
+    canMeasureRss
+      ? "Peak RSS is the kernel's ru_maxrss of the child (GNU time `%M`), with the executable dropped from the page cache first (see bench/README.md)."
+      : 'Peak RSS: /usr/bin/time is missing here, so it is not measured.',
     'Targets and how to read this: bench/README.md.',
   ].join('\n');
 }
@@ -78,8 +90,13 @@ async function main(): Promise<void> {
   const started = performance.now();
   log(`${smoke ? 'smoke' : 'full'} run, executable ${EXECUTABLE}, results to ${outPath}`);
 
+  // A freshly built executable's pages sit in the page cache as they were written; start from
+  // how they are found in production (read back on demand), as /usr/bin/node's are.
+  evictFromPageCache(EXECUTABLE);
+  if (compare) evictFromPageCache(compare.executable);
+
   log('1. process startup');
-  const startup = await benchStartup(config.startupRuns, version);
+  const startup = await benchStartup(config.startupRuns, version, compare);
   sections.push(
     `## 1. Plugin process startup (${config.startupRuns} runs each)`,
     table(['command', 'median wall', 'vs node', 'peak RSS', 'vs node', '', ''].slice(0, 5), processRows(startup).map((r) => r.slice(0, 5))),
@@ -98,6 +115,7 @@ async function main(): Promise<void> {
       [
         { name: '', image: world.images[0]! },
         { name: ', payload in descriptor `data`', image: embedded! },
+        ...(compare ? [{ name: ` (${compare.label})`, image: world.images[0]!, executable: compare.executable }] : []),
       ],
       config.pluginRuns,
       config.traceRuns,
@@ -105,10 +123,39 @@ async function main(): Promise<void> {
     sections.push(
       `## 2. One Ratify VERIFY per process (${config.pluginRuns} runs each)`,
       'Cold: a fresh, empty `cacheDir` each run. Warm: the `cacheDir` an earlier run filled (DID document, handle, parsed trust policy).',
+      'The first two rows verify a referrer as `sign` attaches it today (payload in a blob); the last two one whose layer descriptor also embeds the payload (OCI `data`), which the plugin reads without the blob request.',
       'Requests come from separate instrumented runs; "sequential" is the longest chain of requests each waiting for the previous one (the critical path, in round trips).',
       table(['run', 'median wall', 'vs node', 'peak RSS', 'vs node', 'requests', 'sequential'], processRows(plugin)),
     );
     write();
+
+    log(`2b. cold VERIFY, ${LATENCY_MS} ms per request`);
+    const proxies = await Promise.all([world.registry.url, world.net.plcUrl, world.net.pdsUrl].map((url) => startLatencyProxy(url, LATENCY_MS)));
+    try {
+      const [registryProxy, plcProxy, pdsProxy] = proxies as [(typeof proxies)[0], (typeof proxies)[0], (typeof proxies)[0]];
+      const [far] = await world.signImages(1, { registryName: registryProxy.host });
+      const [farEmbedded] = await world.signImages(1, { registryName: registryProxy.host, embedPayload: true });
+      const endpoints = { plcDirectory: plcProxy.url, handleResolver: pdsProxy.url };
+      const distant = await benchPluginVerify(
+        world,
+        [
+          { name: '', image: far!, ...endpoints },
+          { name: ', payload in descriptor `data`', image: farEmbedded!, ...endpoints },
+          ...(compare ? [{ name: ` (${compare.label})`, image: far!, executable: compare.executable, ...endpoints }] : []),
+        ],
+        config.latencyRuns,
+        config.traceRuns,
+        ['cold'],
+      );
+      sections.push(
+        `## 2b. Cold VERIFY with ${LATENCY_MS} ms per registry, PLC and handle request (${config.latencyRuns} runs each)`,
+        `On loopback a round trip costs well under a millisecond, which hides the critical path. Here a proxy holds each request to the registry, the PLC directory and the handle resolver for ${LATENCY_MS} ms (the PDS getRecord, whose endpoint comes from the DID document, stays direct): every sequential round trip shows as ${LATENCY_MS} ms.`,
+        table(['run', 'median wall', 'vs node', 'peak RSS', 'vs node', 'requests', 'sequential'], processRows(distant)),
+      );
+      write();
+    } finally {
+      await Promise.all(proxies.map((p) => p.close()));
+    }
 
     log('3. engine, in one process');
     const engine = await benchEngine(world, config.engineSizes, config.engineVerifications);

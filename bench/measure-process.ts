@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +39,16 @@ let counter = 0;
 export function cleanupScratch(): void {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
   scratch = undefined;
+}
+
+/**
+ * Drops `path` from the page cache (dd's `nocache` is posix_fadvise DONTNEED), so its pages come
+ * back the way an executable's normally do: faulted in on first use. A just-written file sits in
+ * the page cache in large folios, which a process maps whole: the same executable then shows
+ * 10-15 MB more peak RSS than after a reboot. Best effort: without dd the figures are as they come.
+ */
+export function evictFromPageCache(path: string): void {
+  spawnSync('dd', [`if=${path}`, 'iflag=nocache', 'count=0', 'status=none'], { stdio: 'ignore' });
 }
 
 export async function runProcess(spec: ProcessSpec, opts: { traceFile?: string } = {}): Promise<ProcessRun> {

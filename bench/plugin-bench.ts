@@ -33,17 +33,20 @@ function figures(result: Awaited<ReturnType<typeof compareProcesses>>): ProcessF
 }
 
 /** Section 1: process startup, `atproto-verifier --version` against bare Node. */
-export async function benchStartup(runs: number, version: string): Promise<ProcessFigure[]> {
+export async function benchStartup(runs: number, version: string, compare?: { label: string; executable: string }): Promise<ProcessFigure[]> {
+  const versionOf = (name: string, executable: string) => ({
+    name,
+    spec: () => ({ command: executable, args: ['--version'] }),
+    check: (run: ProcessRun) => {
+      if (run.exitCode !== 0 || !/^\d+\.\d+\.\d+/.test(run.stdout.trim())) throw new Error(`${executable} --version printed ${JSON.stringify(run.stdout)} (exit ${run.exitCode})`);
+      if (executable === EXECUTABLE && run.stdout.trim() !== version) throw new Error(`--version printed ${run.stdout.trim()}, package.json says ${version}`);
+    },
+  });
   const result = await compareProcesses(
     [
       { name: '`node -e 0`', spec: () => BASELINE },
-      {
-        name: '`atproto-verifier --version`',
-        spec: () => ({ command: EXECUTABLE, args: ['--version'] }),
-        check: (run) => {
-          if (run.exitCode !== 0 || run.stdout.trim() !== version) throw new Error(`--version printed ${JSON.stringify(run.stdout)} (exit ${run.exitCode})`);
-        },
-      },
+      versionOf('`atproto-verifier --version`', EXECUTABLE),
+      ...(compare ? [versionOf(`\`atproto-verifier --version\` (${compare.label})`, compare.executable)] : []),
     ],
     runs,
   );
@@ -51,15 +54,16 @@ export async function benchStartup(runs: number, version: string): Promise<Proce
 }
 
 /** The Ratify VERIFY call for one signed image, exactly as Ratify's executor makes it. */
-function verifyCall(world: BenchWorld, image: SignedImage, cacheDir: string | undefined): ProcessSpec {
+function verifyCall(world: BenchWorld, v: PluginVariant, cacheDir: string | undefined): ProcessSpec {
+  const image = v.image;
   const stdin = JSON.stringify({
     config: {
       name: 'atproto-verifier',
       type: 'atproto-verifier',
       artifactTypes: SIGNATURE_ARTIFACT_TYPE,
       trustPolicyPath: world.policyPath,
-      plcDirectory: world.net.plcUrl,
-      handleResolver: world.net.pdsUrl,
+      plcDirectory: v.plcDirectory ?? world.net.plcUrl,
+      handleResolver: v.handleResolver ?? world.net.pdsUrl,
       allowPrivateNetwork: true,
       ...(cacheDir ? { cacheDir } : { cacheEnabled: false }),
     },
@@ -67,7 +71,7 @@ function verifyCall(world: BenchWorld, image: SignedImage, cacheDir: string | un
     referenceDesc: { mediaType: OCI_MANIFEST_MEDIA_TYPE, digest: image.referrer.digest, size: image.referrer.size, artifactType: SIGNATURE_ARTIFACT_TYPE },
   });
   return {
-    command: EXECUTABLE,
+    command: v.executable ?? EXECUTABLE,
     args: [],
     stdin,
     env: {
@@ -96,6 +100,11 @@ function expectVerified(run: ProcessRun): void {
 export interface PluginVariant {
   name: string;
   image: SignedImage;
+  /** Another build to compare (BENCH_COMPARE_EXECUTABLE); dist/atproto-verifier by default. */
+  executable?: string;
+  /** PLC directory and handle resolver to use instead of the local ones (latency proxies). */
+  plcDirectory?: string;
+  handleResolver?: string;
 }
 
 /**
@@ -103,7 +112,13 @@ export interface PluginVariant {
  * previous run filled), against `node -e 0` in the same interleaved rounds. Then a few
  * instrumented runs of each to count requests and the sequential round trips among them.
  */
-export async function benchPluginVerify(world: BenchWorld, variants: PluginVariant[], runs: number, traceRuns: number): Promise<ProcessFigure[]> {
+export async function benchPluginVerify(
+  world: BenchWorld,
+  variants: PluginVariant[],
+  runs: number,
+  traceRuns: number,
+  modes: readonly ('cold' | 'warm')[] = ['cold', 'warm'],
+): Promise<ProcessFigure[]> {
   const root = mkdtempSync(join(tmpdir(), 'atproto-verifier-bench-cache-'));
   try {
     const warmDirs = variants.map((_, i) => join(root, `warm-${i}`));
@@ -115,8 +130,8 @@ export async function benchPluginVerify(world: BenchWorld, variants: PluginVaria
       mkdirSync(coldDir, { mode: 0o700 });
     };
     const specs = variants.flatMap((v, i) => [
-      { name: `VERIFY, cold cache${v.name}`, spec: () => verifyCall(world, v.image, coldDir), before: freshColdDir, check: expectVerified },
-      { name: `VERIFY, warm cache${v.name}`, spec: () => verifyCall(world, v.image, warmDirs[i]), check: expectVerified },
+      ...(modes.includes('cold') ? [{ name: `VERIFY, cold cache${v.name}`, spec: () => verifyCall(world, v, coldDir), before: freshColdDir, check: expectVerified }] : []),
+      ...(modes.includes('warm') ? [{ name: `VERIFY, warm cache${v.name}`, spec: () => verifyCall(world, v, warmDirs[i]), check: expectVerified }] : []),
     ]);
     const result = await compareProcesses([{ name: '`node -e 0`', spec: () => BASELINE }, ...specs], runs);
     const out = figures(result);

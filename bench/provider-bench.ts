@@ -109,6 +109,18 @@ async function startProvider(world: BenchWorld, dir: string, cached: boolean): P
   };
 }
 
+/** CPU time (user + system, ms) a process has used, from /proc (clock ticks of 10 ms). */
+function cpuMsOf(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // After "pid (comm) ", utime and stime are fields 12 and 13 (0-based), in USER_HZ (100).
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
 function rssOf(pid: number | undefined): number | undefined {
   if (!pid) return undefined;
   try {
@@ -176,6 +188,28 @@ async function load(url: string, ca: string, keys: string[], total: number, conc
   return { concurrency, requests: total, keysPerSecond: total / elapsed, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), failures };
 }
 
+/** RSS of the provider sampled ten times over `total` cached requests (16 concurrent, keep-alive). */
+async function memoryOverRequests(provider: Provider, ca: string, keys: string[], total: number): Promise<string> {
+  const samples: { done: number; rssKb: number }[] = [];
+  const step = Math.max(1, Math.floor(total / 10));
+  const pid = provider.pid();
+  const r = await load(provider.url, ca, keys, total, 16, (done) => {
+    if (done % step !== 0) return;
+    const rss = rssOf(pid);
+    if (rss !== undefined) samples.push({ done, rssKb: rss });
+  });
+  const first = samples[0];
+  const last = samples[samples.length - 1];
+  if (!first || !last) return 'RSS could not be sampled (no /proc here).';
+  const max = Math.max(...samples.map((s) => s.rssKb));
+  const growth = ((last.rssKb - first.rssKb) / first.rssKb) * 100;
+  return [
+    `RSS ${fmt.mb(first.rssKb)} after ${first.done.toLocaleString('en-US')} requests, ${fmt.mb(last.rssKb)} after ${last.done.toLocaleString('en-US')}`,
+    `(max ${fmt.mb(max)}, ${growth >= 0 ? '+' : ''}${growth.toFixed(1)}% from the first sample); ${fmt.rate(r.keysPerSecond)} keys/s, ${r.failures} failures.`,
+    `Samples (requests: MB): ${samples.map((s) => `${s.done / 1000}k: ${(s.rssKb / 1024).toFixed(1)}`).join(', ')}.`,
+  ].join(' ');
+}
+
 export async function benchProvider(world: BenchWorld, config: ProviderConfig): Promise<ProviderFigures | undefined> {
   if (!serveSupported()) return undefined;
   const dir = mkdtempSync(join(tmpdir(), 'atproto-verifier-bench-provider-'));
@@ -184,10 +218,12 @@ export async function benchProvider(world: BenchWorld, config: ProviderConfig): 
     const leaf = ca.issue({ cn: 'localhost', dns: ['localhost'], ips: ['127.0.0.1'] });
     writeFileSync(join(dir, 'tls.crt'), leaf.cert);
     writeFileSync(join(dir, 'tls.key'), leaf.key);
-    const keys = world.images.filter((i) => i.repository.startsWith('pub')).slice(0, 100).map((i) => i.reference);
+    // Images named by the registry itself (not by the latency proxy of section 2b, closed by now).
+    const keys = world.images.filter((i) => i.reference.startsWith(`${world.registry.host}/`)).slice(0, 100).map((i) => i.reference);
 
     const rows: string[][] = [];
     const peaks: string[] = [];
+    let memoryLine = '';
     for (const cached of [true, false]) {
       const provider = await startProvider(world, dir, cached);
       try {
@@ -195,46 +231,37 @@ export async function benchProvider(world: BenchWorld, config: ProviderConfig): 
         if (cached) await load(provider.url, ca.cert, keys, keys.length, 8);
         for (const concurrency of config.concurrency) {
           const total = cached ? config.requests : (config.uncachedRequests ?? Math.max(concurrency * 4, 100));
+          const pid = provider.pid();
+          const [cpuBefore, ownBefore] = [cpuMsOf(pid), process.cpuUsage()];
           const r = await load(provider.url, ca.cert, keys, total, concurrency);
-          rows.push([cached ? 'cached' : 'uncached', String(concurrency), String(r.requests), fmt.rate(r.keysPerSecond), fmt.ms(r.p50Ms), fmt.ms(r.p99Ms), String(r.failures)]);
+          const cpuAfter = cpuMsOf(pid);
+          const own = process.cpuUsage(ownBefore);
+          const perKey = (ms: number | undefined) => (ms === undefined ? 'n/a' : fmt.ms(ms / total));
+          rows.push([
+            cached ? 'cached' : 'uncached',
+            String(concurrency),
+            String(r.requests),
+            fmt.rate(r.keysPerSecond),
+            fmt.ms(r.p50Ms),
+            fmt.ms(r.p99Ms),
+            String(r.failures),
+            perKey(cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined),
+            perKey((own.user + own.system) / 1000),
+          ]);
         }
+        if (cached) memoryLine = await memoryOverRequests(provider, ca.cert, keys, config.memoryRequests);
       } finally {
         const peak = await provider.stop();
-        peaks.push(`${cached ? 'cached' : 'uncached'} ${fmt.mb(peak)}`);
+        peaks.push(`${cached ? `cached (including the ${config.memoryRequests.toLocaleString('en-US')}-request run)` : 'uncached'} ${fmt.mb(peak)}`);
       }
-    }
-
-    // Memory over many requests: RSS sampled as the count grows, cache hits on a keep-alive client.
-    const provider = await startProvider(world, dir, true);
-    const samples: { done: number; rssKb: number }[] = [];
-    let memoryLine: string;
-    try {
-      await load(provider.url, ca.cert, keys, keys.length, 8);
-      const step = Math.max(1, Math.floor(config.memoryRequests / 10));
-      const pid = provider.pid();
-      const r = await load(provider.url, ca.cert, keys, config.memoryRequests, 16, (done) => {
-        if (done % step === 0) {
-          const rss = rssOf(pid);
-          if (rss !== undefined) samples.push({ done, rssKb: rss });
-        }
-      });
-      const first = samples[0];
-      const last = samples[samples.length - 1];
-      const max = Math.max(...samples.map((s) => s.rssKb));
-      memoryLine = first && last
-        ? `RSS after ${first.done.toLocaleString('en-US')} requests ${fmt.mb(first.rssKb)}, after ${last.done.toLocaleString('en-US')} ${fmt.mb(last.rssKb)} (max ${fmt.mb(max)}; ${(((last.rssKb - first.rssKb) / first.rssKb) * 100).toFixed(1)}% from the first sample), ${fmt.rate(r.keysPerSecond)} keys/s, ${r.failures} failures.`
-        : 'RSS could not be sampled (no /proc here).';
-      memoryLine += ` Samples (requests: MB): ${samples.map((s) => `${s.done / 1000}k: ${(s.rssKb / 1024).toFixed(1)}`).join(', ')}.`;
-    } finally {
-      const peak = await provider.stop();
-      peaks.push(`long run ${fmt.mb(peak)}`);
     }
 
     return {
       sections: [
         '## 4. Provider (`atproto-verifier serve`, HTTPS, keep-alive client, one key per request)',
         'Cached: every image verified once before timing, so keys are answered from the result cache. Uncached: `CACHE_ENABLED=false`, so every key is verified afresh (DID document, handle, referrer, artifact, PDS proof) against the local PDS and registry, which share these 2 CPUs with the provider and the load generator.',
-        `| cache | concurrent requests | requests | keys/s | p50 | p99 | failures |\n| --- | --- | --- | --- | --- | --- | --- |\n${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}`,
+        'CPU per key: CPU time used by the provider process, and by the benchmark process (load generator, plus the PDS and PLC when uncached), divided by the keys answered. Keys/s on these 2 shared CPUs is bounded by their sum.',
+        `| cache | concurrent requests | requests | keys/s | p50 | p99 | failures | provider CPU/key | benchmark CPU/key |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}`,
         `Peak RSS of each provider process: ${peaks.join(', ')}.`,
         `Memory over ${config.memoryRequests.toLocaleString('en-US')} cached requests (16 concurrent): ${memoryLine}`,
       ],

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
 import { TtlCache } from '../src/identity/ttl-cache.js';
 import type { DefaultAction, PolicyAction, PolicyRule, TrustedDid, TrustPolicy } from '../src/policy/trust-policy.js';
 
@@ -29,7 +29,7 @@ interface CachedPolicy {
 }
 
 export async function loadTrustPolicyCached(path: string, cacheDir: string | undefined): Promise<TrustPolicy> {
-  const text = cacheDir ? await readSmallFile(path) : undefined;
+  const text = cacheDir ? readSmallFile(path) : undefined;
   if (cacheDir === undefined || text === undefined) {
     const { loadTrustPolicy } = await import('../src/policy/trust-policy.js');
     return loadTrustPolicy(path);
@@ -45,12 +45,16 @@ export async function loadTrustPolicyCached(path: string, cacheDir: string | und
   return policy;
 }
 
-/** The file's text when it is a regular file of a plausible size; anything else goes the slow, well-explained way. */
-async function readSmallFile(path: string): Promise<string | undefined> {
+/**
+ * The file's text when it is a regular file of a plausible size; anything else goes the slow,
+ * well-explained way. Synchronous: the plugin waits for its policy anyway, and node:fs/promises
+ * would be one more module to load.
+ */
+function readSmallFile(path: string): string | undefined {
   try {
-    const info = await stat(path);
+    const info = statSync(path);
     if (!info.isFile() || info.size > MAX_CACHED_POLICY_BYTES) return undefined;
-    return await readFile(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch {
     return undefined;
   }

@@ -44,6 +44,8 @@ export class BatchVerifier {
   private readonly cache: ResultCache<KeyAnswer>;
   private readonly slots: Slots;
   private readonly shutdown = new AbortController();
+  /** One controller per running verification, so that close() can stop each (see verify()). */
+  private readonly controllers = new Set<AbortController>();
   private readonly now: () => number;
 
   constructor(private readonly opts: BatchOptions) {
@@ -88,6 +90,7 @@ export class BatchVerifier {
   /** Stops every running verification (shutdown) and forgets cached results. */
   close(): void {
     this.shutdown.abort(new VerificationError('DEADLINE_EXCEEDED', 'the provider is shutting down'));
+    for (const controller of this.controllers) controller.abort(this.shutdown.signal.reason);
     this.cache.clear();
   }
 
@@ -117,11 +120,15 @@ export class BatchVerifier {
   private async verify(key: string, ref: ImageReference, engine: Engine): Promise<KeyAnswer> {
     const { metrics, log } = this.opts;
     const controller = new AbortController();
+    // Not AbortSignal.any([controller.signal, this.shutdown.signal]): on Node 20 every call leaves a
+    // WeakRef on the long-lived shutdown signal for good (about 70 bytes per key, measured by bench/).
+    if (this.shutdown.signal.aborted) controller.abort(this.shutdown.signal.reason);
+    this.controllers.add(controller);
     const timer = setTimeout(
       () => controller.abort(new VerificationError('DEADLINE_EXCEEDED', `verification of ${key} passed its ${this.opts.verifyTimeoutMs} ms limit`)),
       this.opts.verifyTimeoutMs,
     );
-    const signal = AbortSignal.any([controller.signal, this.shutdown.signal]);
+    const signal = controller.signal;
     let pinned: { pinned: string; digest: string } | undefined;
     let slot = false;
     try {
@@ -162,6 +169,7 @@ export class BatchVerifier {
       return answer;
     } finally {
       clearTimeout(timer);
+      this.controllers.delete(controller);
       if (slot) {
         metrics.inFlight.dec();
         this.slots.release();

@@ -11,7 +11,8 @@
  *     `world.reference`. Both should then report `expect` as their error code. The committed
  *     corpus signs for `registry.example`; since those faces see the real registry host, such a
  *     run generates its own corpus in memory with generateCorpus({ registryName: '127.0.0.1:<port>' })
- *     (same cases and codes, records and policy scope naming that host) and writes it to a temp dir.
+ *     (same cases and codes, records and policy scope naming that host) and reads it through
+ *     generatedCorpus(); faces.test.ts does this for both faces.
  *   - manifest cases need a registry (see corpus.test.ts); chain cases a PDS and PLC
  *     (corpus.chain.test.ts).
  */
@@ -48,8 +49,35 @@ export function caseId(c: CorpusCase): string {
 
 /** The bytes of a corpus file, gunzipped when it is stored as `.gz`. */
 export function corpusBytes(file: string): Uint8Array {
-  const raw = readFileSync(join(CORPUS_DIR, file));
+  return unpacked(file, readFileSync(join(CORPUS_DIR, file)));
+}
+
+function unpacked(file: string, raw: Uint8Array): Uint8Array {
   return new Uint8Array(file.endsWith('.gz') ? gunzipSync(raw, { maxOutputLength: 64 * 1024 * 1024 }) : raw);
+}
+
+/** A corpus to read cases from: the committed one, or one generateCorpus() built in memory. */
+export interface CorpusSource {
+  manifest: CorpusManifest;
+  /** A file's bytes (gunzipped), by its manifest path. */
+  bytes(file: string): Uint8Array;
+}
+
+export function committedCorpus(): CorpusSource {
+  return { manifest: loadCorpus(), bytes: corpusBytes };
+}
+
+/** A corpus generated for another registry or repository (plugin and provider runs), read from memory. */
+export function generatedCorpus(generated: { manifest: CorpusManifest; files: { path: string; bytes: Uint8Array }[] }): CorpusSource {
+  const files = new Map(generated.files.map((f) => [f.path, f.bytes]));
+  return {
+    manifest: generated.manifest,
+    bytes: (file) => {
+      const raw = files.get(file);
+      if (!raw) throw new Error(`corpus: no file ${file}`);
+      return unpacked(file, raw);
+    },
+  };
 }
 
 export function policyPath(): string {
@@ -83,8 +111,9 @@ export interface CorpusRequest {
 }
 
 /** The verification request a payload or car case stands for (see the header comment). */
-export function verifyRequestFor(c: CorpusCase): CorpusRequest {
-  const world = loadCorpus().world;
+export function verifyRequestFor(c: CorpusCase, source: CorpusSource = committedCorpus()): CorpusRequest {
+  const world = source.manifest.world;
+  const corpusBytes = source.bytes;
   const signer = world.signers[c.signer ?? ('k256' satisfies SignerName)];
   const bytes = corpusBytes(c.file);
   const base = { subjectDigest: c.subjectDigest ?? world.subjectDigest, reference: world.reference };

@@ -88,6 +88,8 @@ const COLLECTION = 'io.atcr.manifest';
 /** The registry name the corpus signs for; a plugin or provider run can ask for its real host:port. */
 export const DEFAULT_REGISTRY_NAME = 'registry.example';
 const REPOSITORY = 'adversarial/app';
+/** Every repository a corpus may sign for lies under this path, which the corpus policy scopes. */
+const REPOSITORY_PARENT = 'adversarial';
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 const SIGNATURE_TYPE = 'application/vnd.atproto.signature.v1+json';
@@ -228,11 +230,11 @@ const SUBJECT_MANIFEST = utf8(
 const SUBJECT = sha256Digest(SUBJECT_MANIFEST);
 const OTHER = sha256Digest(utf8('adversarial corpus: another image'));
 
-/** The io.atcr.manifest record signing the subject; an override of `undefined` drops the field. */
-function manifestRecord(registryName: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+/** The io.atcr.manifest record signing the subject in `image` (registry/repository); an override of `undefined` drops the field. */
+function manifestRecord(image: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const record: Record<string, unknown> = {
     $type: COLLECTION,
-    repository: `${registryName}/${REPOSITORY}`,
+    repository: image,
     digest: SUBJECT,
     mediaType: OCI_MANIFEST,
     schemaVersion: 2,
@@ -258,8 +260,8 @@ interface ReferenceProof {
 }
 
 /** A repository of ~200 records built by @atproto/repo's MST, with `record` at `<collection>/<rkey>`. */
-async function referenceProof(signer: Signer, registryName: string, opts: { collection?: string; include?: boolean } = {}): Promise<ReferenceProof> {
-  const record = block(manifestRecord(registryName));
+async function referenceProof(signer: Signer, image: string, opts: { collection?: string; include?: boolean } = {}): Promise<ReferenceProof> {
+  const record = block(manifestRecord(image));
   const target = `${opts.collection ?? COLLECTION}/${signer.rkey}`;
   let mst = await MST.create(new MemoryBlockstore());
   for (let i = 1; i <= 200; i++) {
@@ -327,10 +329,18 @@ function findKey(layer: number, accept: (key: string) => boolean): string {
  * Builds every corpus file. `registryName` is the registry the records sign for (and the policy
  * scope): the committed corpus uses DEFAULT_REGISTRY_NAME; a run through the plugin or provider,
  * which see the real registry host, can generate its own in memory for `127.0.0.1:<port>`.
+ * `repository` (default `adversarial/app`, always directly under `adversarial/`) lets such a run
+ * sign the same cases for several images at once: a provider request holds one key per image.
  */
-export async function generateCorpus(options: { registryName?: string } = {}): Promise<{ manifest: CorpusManifest; files: CorpusFile[] }> {
+export async function generateCorpus(options: { registryName?: string; repository?: string } = {}): Promise<{ manifest: CorpusManifest; files: CorpusFile[] }> {
   const registryName = options.registryName ?? DEFAULT_REGISTRY_NAME;
-  const record = (overrides: Record<string, unknown> = {}) => manifestRecord(registryName, overrides);
+  const repository = options.repository ?? REPOSITORY;
+  // The policy scope and the two wrong-repository cases below assume this shape.
+  if (!new RegExp(`^${REPOSITORY_PARENT}/[a-z0-9-]+$`).test(repository) || repository === `${REPOSITORY_PARENT}/other`) {
+    throw new Error(`corpus repository must be ${REPOSITORY_PARENT}/<name> (not ${REPOSITORY_PARENT}/other): ${repository}`);
+  }
+  const image = `${registryName}/${repository}`;
+  const record = (overrides: Record<string, unknown> = {}) => manifestRecord(image, overrides);
   const files: CorpusFile[] = [];
   const cases: CorpusCase[] = [];
   const add = (path: string, bytes: Uint8Array, entry: Omit<CorpusCase, 'file'> | undefined) => {
@@ -341,8 +351,8 @@ export async function generateCorpus(options: { registryName?: string } = {}): P
 
   const k256 = makeSigner('k256');
   const p256Signer = makeSigner('p256');
-  const base = await referenceProof(k256, registryName);
-  const baseP256 = await referenceProof(p256Signer, registryName);
+  const base = await referenceProof(k256, image);
+  const baseP256 = await referenceProof(p256Signer, image);
   const target = `${COLLECTION}/${k256.rkey}`;
   const filler = block({ filler: 'value' }).cid;
 
@@ -604,14 +614,14 @@ export async function generateCorpus(options: { registryName?: string } = {}): P
   carCase('mst-indefinite-array', handTree([rawBlock(concat(hex('a2'), dagCbor.encode('e'), hex('9f'), dagCbor.encode(mstNode(null, [leaf(target)], filler).e[0]), hex('ff'), dagCbor.encode('l'), hex('f6')))]), 'CBOR_INVALID', 'e as an indefinite-length array');
 
   // The MST does not hold the record
-  const otherCollection = await referenceProof(k256, registryName, { collection: 'app.bsky.feed.post' });
+  const otherCollection = await referenceProof(k256, image, { collection: 'app.bsky.feed.post' });
   carCase(
     'record-other-collection',
     car([otherCollection.commit, ...otherCollection.allNodes, otherCollection.record]),
     'RECORD_NOT_IN_COMMIT',
     'a valid, signed repository holding the same record under app.bsky.feed.post/<rkey>, not io.atcr.manifest/<rkey>',
   );
-  const without = await referenceProof(k256, registryName, { include: false });
+  const without = await referenceProof(k256, image, { include: false });
   carCase('exclusion-proof', car([without.commit, ...without.allNodes]), 'RECORD_NOT_IN_COMMIT', 'the signed tree proves the key absent (a deleted record)');
   carCase('empty-tree', handTree([emptyNode]), 'RECORD_NOT_IN_COMMIT', 'a signed commit of an empty repository');
 
@@ -642,8 +652,8 @@ export async function generateCorpus(options: { registryName?: string } = {}): P
   recordCase('record-schema-version-text', dagCbor.encode(record({ schemaVersion: '2' })), 'RECORD_INVALID', 'schemaVersion as text', { expectProof: 'OK' });
   recordCase('record-other-digest', dagCbor.encode(record({ digest: OTHER })), 'DIGEST_MISMATCH', 'a signed record for another image', { expectProof: 'OK' });
   recordCase('record-digest-uppercase', dagCbor.encode(record({ digest: SUBJECT.toUpperCase().replace('SHA256', 'sha256') })), 'DIGEST_MISMATCH', 'the same digest in upper-case hex', { expectProof: 'OK' });
-  recordCase('record-other-repository', dagCbor.encode(record({ repository: `${registryName}/adversarial/other` })), 'REPOSITORY_MISMATCH', 'signed for another repository', { expectProof: 'OK' });
-  recordCase('record-repository-prefix', dagCbor.encode(record({ repository: `${registryName}/adversarial` })), 'REPOSITORY_MISMATCH', 'signed for a parent path', { expectProof: 'OK' });
+  recordCase('record-other-repository', dagCbor.encode(record({ repository: `${registryName}/${REPOSITORY_PARENT}/other` })), 'REPOSITORY_MISMATCH', 'signed for another repository', { expectProof: 'OK' });
+  recordCase('record-repository-prefix', dagCbor.encode(record({ repository: `${registryName}/${REPOSITORY_PARENT}` })), 'REPOSITORY_MISMATCH', 'signed for a parent path', { expectProof: 'OK' });
   carCase('rev-in-future', singleNode(base.record, undefined, { ...base.unsigned, rev: tidAt(Date.UTC(2100, 0, 1)) }), 'COMMIT_INVALID', 'a commit dated 2100', { expectProof: 'OK' });
   carCase('rev-before-valid-from', singleNode(base.record, undefined, { ...base.unsigned, rev: tidAt(Date.UTC(2023, 0, 1)) }), 'DID_NOT_YET_VALID', 'a commit dated before the policy validFrom', { expectProof: 'OK' });
   carCase('rev-epoch', singleNode(base.record, undefined, { ...base.unsigned, rev: '2222222222222' }), 'DID_NOT_YET_VALID', 'a commit dated 1970', { expectProof: 'OK' });
@@ -932,7 +942,7 @@ export async function generateCorpus(options: { registryName?: string } = {}): P
     `  ${p256Signer.did}: {name: "corpus P-256 signer", validFrom: "2024-01-01T00:00:00Z", keys: ["${p256Signer.multikey}"]}`,
     'policies:',
     '  - name: corpus',
-    `    scope: "${registryName}/adversarial/*"`,
+    `    scope: "${registryName}/${REPOSITORY_PARENT}/*"`,
     `    trustedDIDs: [${k256.did}, ${p256Signer.did}]`,
     '    action: enforce',
     '',
@@ -945,14 +955,14 @@ export async function generateCorpus(options: { registryName?: string } = {}): P
       collection: COLLECTION,
       subjectDigest: SUBJECT,
       otherDigest: OTHER,
-      reference: `${registryName}/${REPOSITORY}@${SUBJECT}`,
+      reference: `${image}@${SUBJECT}`,
       policy: 'cases/policy.yaml',
       signers: {
         k256: { did: k256.did, rkey: k256.rkey, publicKeyMultibase: k256.multikey, validPayload: 'cases/payload/valid.json' },
         p256: { did: p256Signer.did, rkey: p256Signer.rkey, publicKeyMultibase: p256Signer.multikey, validPayload: 'cases/payload/valid-p256.json' },
       },
       registry: {
-        repository: REPOSITORY,
+        repository,
         blobs: blobs.map(([name]) => `cases/manifest/blobs/${name}`),
         subjectManifest: 'cases/manifest/blobs/subject-manifest.json',
       },
