@@ -13,6 +13,9 @@ const withExecutable = !process.argv.includes('--bundle-only');
 
 mkdirSync(dist, { recursive: true });
 
+// The payload schema is compiled to a standalone validator first (see compile-schemas.mjs).
+execFileSync(process.execPath, [join(root, 'scripts/compile-schemas.mjs')], { stdio: 'inherit' });
+
 const common = {
   bundle: true,
   platform: 'node',

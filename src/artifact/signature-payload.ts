@@ -1,5 +1,5 @@
-import { Ajv } from 'ajv';
-import schema from '../../schemas/signature-payload.schema.json' with { type: 'json' };
+// Compiled from schemas/signature-payload.schema.json at build time (scripts/compile-schemas.mjs).
+import { validate as validator } from './signature-payload-validator.generated.js';
 import { VerificationError } from '../errors.js';
 
 /** Media and artifact type of ATCR's ATProto signature referrer (SPEC section 2). */
@@ -27,12 +27,6 @@ export interface SignaturePayload {
   [extra: string]: unknown;
 }
 
-let validator: ReturnType<Ajv['compile']> | undefined;
-
-function validate(value: unknown): boolean {
-  validator ??= new Ajv({ allErrors: false, strict: false }).compile(schema);
-  return validator(value) as boolean;
-}
 
 /** Parses payload bytes (or an already parsed object) into a SignaturePayload, naming the bad field. */
 export function parseSignaturePayload(input: Uint8Array | unknown): SignaturePayload {
@@ -47,8 +41,8 @@ export function parseSignaturePayload(input: Uint8Array | unknown): SignaturePay
       throw new VerificationError('ARTIFACT_INVALID', `signature payload is not valid UTF-8 JSON: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
-  if (!validate(value)) {
-    const e = validator!.errors?.[0];
+  if (!validator(value)) {
+    const e = validator.errors?.[0];
     const where = e ? `${e.instancePath || '/'}${e.keyword === 'required' ? `/${(e.params as { missingProperty: string }).missingProperty}` : ''}` : '/';
     const what = e?.keyword === 'required' ? 'is required' : (e?.message ?? 'is invalid');
     throw new VerificationError('ARTIFACT_INVALID', `signature payload field ${where} ${what}`);
