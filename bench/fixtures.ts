@@ -7,9 +7,7 @@ import { startRegistry, type RegistryServer } from '../src/devnet/registry-serve
 import { pushSampleImage } from '../src/devnet/sample-image.js';
 import { attachSignature } from '../src/publish/attach-signature.js';
 import { RegistryClient } from '../src/registry/client.js';
-import { SIGNATURE_ARTIFACT_TYPE } from '../src/artifact/signature-payload.js';
-import { digestOf } from '../src/registry/client.js';
-import { OCI_EMPTY_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE, type Descriptor } from '../src/registry/oci.js';
+import { OCI_MANIFEST_MEDIA_TYPE, type Descriptor } from '../src/registry/oci.js';
 
 /**
  * The benchmark's world: a real PDS + PLC (@atproto/dev-env) and a real docker-registry on
@@ -72,7 +70,7 @@ export async function startWorld(opts: { publishers: number }): Promise<BenchWor
     });
     const subject = { mediaType: OCI_MANIFEST_MEDIA_TYPE, digest: image.digest, size: image.size };
     const payloadBytes = new TextEncoder().encode(JSON.stringify(payload));
-    const referrer = embedPayload ? await attachEmbedded(client, repository, subject, payloadBytes) : await attachSignature(client, repository, subject, payloadBytes);
+    const referrer = await attachSignature(client, repository, subject, payloadBytes, { embedInDescriptor: embedPayload });
     return { repository, digest: image.digest, reference: `${registryName}/${repository}@${image.digest}`, referrer, did: publisher.did };
   }
 
@@ -97,24 +95,6 @@ export async function startWorld(opts: { publishers: number }): Promise<BenchWor
   };
 }
 
-/** As attachSignature, plus the payload embedded in the layer descriptor (OCI `data`); the blob is still pushed for other clients. */
-async function attachEmbedded(client: RegistryClient, repository: string, subject: Descriptor, payload: Uint8Array): Promise<Descriptor> {
-  const config = await client.pushBlob(repository, new TextEncoder().encode('{}'));
-  const layer = await client.pushBlob(repository, payload);
-  const manifest = {
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST_MEDIA_TYPE,
-    artifactType: SIGNATURE_ARTIFACT_TYPE,
-    config: { mediaType: OCI_EMPTY_MEDIA_TYPE, digest: config.digest, size: config.size },
-    layers: [{ mediaType: SIGNATURE_ARTIFACT_TYPE, digest: layer.digest, size: layer.size, data: Buffer.from(payload).toString('base64') }],
-    subject,
-  };
-  const bytes = new TextEncoder().encode(JSON.stringify(manifest));
-  const digest = await client.pushManifest(repository, digestOf(bytes), bytes, OCI_MANIFEST_MEDIA_TYPE);
-  const descriptor: Descriptor = { mediaType: OCI_MANIFEST_MEDIA_TYPE, digest, size: bytes.length, artifactType: SIGNATURE_ARTIFACT_TYPE };
-  await client.addReferrerToTagSchemaIndex(repository, subject.digest, descriptor);
-  return descriptor;
-}
 
 /**
  * One rule per publisher, scoped to its repositories on any loopback registry port (the registry

@@ -14,7 +14,22 @@ function sha256(bytes: Uint8Array): string {
  * one payload layer, `subject` set. Registries without the referrers API (distribution 2.8) learn
  * about it through the tag-schema index `sha256-<hex>`, which is updated too.
  */
-export async function attachSignature(client: RegistryClient, repository: string, subject: Descriptor, payload: Uint8Array): Promise<Descriptor> {
+/**
+ * Payloads up to this size also travel inside their layer descriptor (OCI `data`), so a verifier
+ * reads the referrer manifest and has the payload: one registry round trip instead of two. The
+ * blob is pushed all the same, for clients that ignore `data`. Larger ones (embedded proofs)
+ * would crowd the referrer manifest, which verifiers cap at 64 KiB.
+ */
+export const MAX_DESCRIPTOR_DATA_BYTES = 16 * 1024;
+
+export async function attachSignature(
+  client: RegistryClient,
+  repository: string,
+  subject: Descriptor,
+  payload: Uint8Array,
+  options: { embedInDescriptor?: boolean } = {},
+): Promise<Descriptor> {
+  const embed = options.embedInDescriptor ?? payload.length <= MAX_DESCRIPTOR_DATA_BYTES;
   const config = await client.pushBlob(repository, EMPTY_CONFIG);
   const layer = await client.pushBlob(repository, payload);
   const manifest = {
@@ -22,7 +37,7 @@ export async function attachSignature(client: RegistryClient, repository: string
     mediaType: OCI_MANIFEST_MEDIA_TYPE,
     artifactType: SIGNATURE_ARTIFACT_TYPE,
     config: { mediaType: OCI_EMPTY_MEDIA_TYPE, digest: config.digest, size: config.size },
-    layers: [{ mediaType: SIGNATURE_ARTIFACT_TYPE, digest: layer.digest, size: layer.size }],
+    layers: [{ mediaType: SIGNATURE_ARTIFACT_TYPE, digest: layer.digest, size: layer.size, ...(embed ? { data: Buffer.from(payload).toString('base64') } : {}) }],
     subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
     annotations: { 'org.opencontainers.image.created': new Date().toISOString() },
   };

@@ -11,7 +11,7 @@ import { digestOf, RegistryClient } from '../../src/registry/client.js';
 import { loadRegistryCredentials } from '../../src/registry/docker-config.js';
 import { OCI_MANIFEST_MEDIA_TYPE, referrersTag } from '../../src/registry/oci.js';
 import { parseImageReference } from '../../src/registry/reference.js';
-import { attachSignature } from '../../src/publish/attach-signature.js';
+import { attachSignature, MAX_DESCRIPTOR_DATA_BYTES } from '../../src/publish/attach-signature.js';
 import { makeTestCa, type TestCa } from '../harness/certs.js';
 import { codeOfAsync } from '../harness/error-code.js';
 import { startTokenServer, type TokenServer } from '../harness/token-server.js';
@@ -70,6 +70,11 @@ describe('RegistryClient against docker-registry', () => {
     expect(found.map((d) => d.digest).sort()).toEqual([first.digest, second.digest].sort());
     expect(await client.listReferrers('team/signed', image.digest, 'application/other')).toEqual([]);
     expect(await client.listReferrers('team/signed', digestOf(new Uint8Array([1])), SIGNATURE_ARTIFACT_TYPE)).toEqual([]);
+    // Small payloads also travel in the layer descriptor (OCI `data`); large ones only as a blob.
+    const layerOf = async (digest: string) => JSON.parse(Buffer.from((await client.getManifest('team/signed', digest)).bytes).toString()).layers[0];
+    expect(Buffer.from((await layerOf(first.digest)).data, 'base64').toString()).toBe('{"a":1}');
+    const big = await attachSignature(client, 'team/signed', subject, new Uint8Array(MAX_DESCRIPTOR_DATA_BYTES + 1).fill(32));
+    expect((await layerOf(big.digest)).data).toBeUndefined();
     // The index really is under the tag-schema tag.
     expect((await client.getManifest('team/signed', referrersTag(image.digest))).bytes.length).toBeGreaterThan(0);
     client.close();
