@@ -123,7 +123,7 @@ async function main(): Promise<void> {
     sections.push(
       `## 2. One Ratify VERIFY per process (${config.pluginRuns} runs each)`,
       'Cold: a fresh, empty `cacheDir` each run. Warm: the `cacheDir` an earlier run filled (DID document, handle, parsed trust policy).',
-      'The first two rows verify a referrer as `sign` attaches it today (payload in a blob); the last two one whose layer descriptor also embeds the payload (OCI `data`), which the plugin reads without the blob request.',
+      'The first two rows verify a referrer whose payload is only a blob (as large payloads, and other signing tools, attach it); the last two one whose layer descriptor also embeds the payload (OCI `data`, what `sign` does for payloads up to 16 KiB), which the plugin reads without the blob request.',
       'Requests come from separate instrumented runs; "sequential" is the longest chain of requests each waiting for the previous one (the critical path, in round trips).',
       table(['run', 'median wall', 'vs node', 'peak RSS', 'vs node', 'requests', 'sequential'], processRows(plugin)),
     );
