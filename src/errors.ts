@@ -57,6 +57,11 @@ const CODES = {
     step: 'identity',
     remediation: 'The DID document lacks a usable #atproto key or #atproto_pds endpoint: fix the identity.',
   },
+  PLC_LOG_INVALID: {
+    step: 'identity',
+    remediation:
+      "The PLC directory's signed operation log for this DID does not verify (genesis hash, prev chain, rotation-key signatures or recovery rules): treat the directory's answer as forged or corrupt and do not trust this identity.",
+  },
   KEY_UNSUPPORTED: {
     step: 'identity',
     remediation: 'Only K-256 and P-256 keys are valid atproto signing keys: rotate to one of them.',

@@ -62,7 +62,8 @@ export function parseDidDocument(raw: unknown, did: string, allowPrivateNetwork:
   };
 }
 
-function checkPdsEndpoint(endpoint: string, did: string, allowPrivateNetwork: boolean): string {
+/** A PDS endpoint as the proof chain uses it: a bare http(s) origin the fetch guard accepts. */
+export function checkPdsEndpoint(endpoint: string, did: string, allowPrivateNetwork: boolean): string {
   let url: URL;
   try {
     url = checkUrl(endpoint, { allowPrivateNetwork }, `#atproto_pds of ${did}`);
@@ -76,7 +77,8 @@ function checkPdsEndpoint(endpoint: string, did: string, allowPrivateNetwork: bo
   return url.origin;
 }
 
-function firstHandle(aka: readonly string[] | undefined): string | undefined {
+/** The handle an `alsoKnownAs` list claims: its first `at://` entry, lower-cased. */
+export function firstHandle(aka: readonly string[] | undefined): string | undefined {
   const entry = (aka ?? []).find((a) => typeof a === 'string' && a.startsWith('at://'));
   return entry?.slice('at://'.length).toLowerCase();
 }

@@ -2,13 +2,14 @@ import { VerificationError } from '../errors.js';
 import { guardedFetch, parseJsonBody, type FetchPolicy } from '../net/guarded-fetch.js';
 import { didDocumentUrl, locateDid } from './did.js';
 import { parseDidDocument, type AtprotoIdentity } from './did-document.js';
+import { plcAuditLogUrl, verifyPlcAuditLog } from './plc-audit-log.js';
 import type { TtlCache } from './ttl-cache.js';
 
 export interface DidResolverOptions {
   plcDirectory: string;
   timeoutMs: number;
   allowPrivateNetwork: boolean;
-  /** Raw DID documents by DID; re-validated on every read. */
+  /** Raw answers (did:web DID documents, did:plc audit logs) by URL; re-verified on every read. */
   cache?: TtlCache<unknown>;
   ca?: string;
   signal?: AbortSignal;
@@ -16,10 +17,13 @@ export interface DidResolverOptions {
 
 /** DID documents are small; anything larger is not one. */
 const MAX_DID_DOCUMENT_BYTES = 64 * 1024;
+/** A did:plc audit log of MAX_PLC_LOG_ENTRIES operations is ~200 KiB; a one-operation log under 1 KiB. */
+const MAX_PLC_AUDIT_LOG_BYTES = 1024 * 1024;
 
 /** Resolves a DID to its atproto identity: signing key and PDS (SPEC section 3 step 2). */
 export async function resolveDid(did: string, options: DidResolverOptions): Promise<AtprotoIdentity> {
   const location = locateDid(did, options.allowPrivateNetwork);
+  if (location.method === 'plc') return resolvePlcDid(did, options);
   const url = didDocumentUrl(location, options.plcDirectory);
   const cacheKey = `${url}`;
   const cached = options.cache?.get(cacheKey);
@@ -31,17 +35,49 @@ export async function resolveDid(did: string, options: DidResolverOptions): Prom
   return identity;
 }
 
-async function fetchDidDocument(url: string, did: string, options: DidResolverOptions): Promise<unknown> {
+/**
+ * Logs this process already replayed, by the very object the in-memory cache holds (never
+ * mutated), so a memory hit skips the signature checks (2-4 ms each). A log read back from the
+ * disk cache, or fetched, is a new object and is replayed in full.
+ */
+const replayed = new WeakMap<object, { did: string; allowPrivateNetwork: boolean; identity: AtprotoIdentity }>();
+
+/**
+ * did:plc: the identity is replayed from the directory's signed operation log, never read from
+ * the DID document it renders, so a directory cannot substitute a key or PDS (plc-audit-log.ts).
+ * Still one request per cold resolution; the raw log is what is cached.
+ */
+async function resolvePlcDid(did: string, options: DidResolverOptions): Promise<AtprotoIdentity> {
+  const url = plcAuditLogUrl(did, options.plcDirectory);
+  const cached = options.cache?.get(url);
+  const known = typeof cached === 'object' && cached !== null ? replayed.get(cached) : undefined;
+  if (known && known.did === did && known.allowPrivateNetwork === options.allowPrivateNetwork) return { ...known.identity };
+
+  const log = cached ?? (await fetchDidDocument(url, did, options, MAX_PLC_AUDIT_LOG_BYTES, 'application/json'));
+  const { signingKey, signingKeyMultibase, pdsEndpoint, claimedHandle } = verifyPlcAuditLog(did, log, options);
+  const identity: AtprotoIdentity = { did, signingKey, signingKeyMultibase, pdsEndpoint, claimedHandle };
+  if (cached === undefined) options.cache?.set(url, log);
+  if (typeof log === 'object' && log !== null) replayed.set(log, { did, allowPrivateNetwork: options.allowPrivateNetwork, identity });
+  return identity;
+}
+
+async function fetchDidDocument(
+  url: string,
+  did: string,
+  options: DidResolverOptions,
+  maxBytes = MAX_DID_DOCUMENT_BYTES,
+  accept = 'application/did+ld+json, application/json',
+): Promise<unknown> {
   const purpose = `resolving ${did}`;
   const policy: FetchPolicy = {
     allowPrivateNetwork: options.allowPrivateNetwork,
     timeoutMs: options.timeoutMs,
-    maxBytes: MAX_DID_DOCUMENT_BYTES,
+    maxBytes,
     ...(options.ca ? { ca: options.ca } : {}),
   };
   let res;
   try {
-    res = await guardedFetch({ url, purpose, accept: 'application/did+ld+json, application/json', ...(options.signal ? { signal: options.signal } : {}) }, policy);
+    res = await guardedFetch({ url, purpose, accept, ...(options.signal ? { signal: options.signal } : {}) }, policy);
   } catch (err) {
     if (err instanceof VerificationError && (err.code === 'NETWORK_ERROR' || err.code === 'NETWORK_TIMEOUT')) {
       throw new VerificationError('DID_RESOLUTION_FAILED', `${err.message} (${url})`, { cause: err });

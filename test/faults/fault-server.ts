@@ -3,9 +3,9 @@
  * be made to hang, reset or answer a gigabyte on cue, so this is the one stand-in the fault tests
  * use; everything it does happens over real sockets.
  *
- *   GET /plc/<did>                      a well-formed DID document whose #atproto_pds is this server
- *   GET /plcfault/<mode>/<did>          the PLC directory misbehaving in <mode>
- *   GET /xrpc/com.atproto.sync.getRecord?did=did:plc:<mode>222...   the PDS misbehaving in <mode>
+ *   GET /plc/<did>/log/audit            a signed one-operation log whose atproto_pds is this server
+ *   GET /plcfault/<mode>/<did>/log/audit  the PLC directory misbehaving in <mode>
+ *   GET /xrpc/com.atproto.sync.getRecord?did=<didFor(mode)>   the PDS misbehaving in <mode>
  *
  * Modes: hang, reset (RST before any answer), resetmidbody (RST after part of a declared body),
  * error (HTTP 500), drip (one byte every 100 ms), huge (1 GiB chunked, generated lazily as the
@@ -13,6 +13,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { genesisLog, newPlcKey, type PlcLogEntry } from '../identity/plc-log-builder.js';
 
 export const FAULT_MODES = ['hang', 'reset', 'resetmidbody', 'error', 'drip', 'huge', 'hugedeclared', 'garbage'] as const;
 export type FaultMode = (typeof FAULT_MODES)[number];
@@ -21,11 +22,11 @@ const GIB = 1024 * 1024 * 1024;
 
 export interface FaultServer {
   origin: string;
-  /** PLC directory URL that answers well (its DID documents point at this server's PDS). */
+  /** PLC directory URL that answers well (its DIDs' logs point at this server's PDS). */
   plcDirectory: string;
   /** PLC directory URL that misbehaves in `mode`. */
   faultyPlc(mode: FaultMode): string;
-  /** A DID whose PDS (this server) misbehaves in `mode`. */
+  /** A DID (a real genesis operation this server signed) whose PDS, this server, misbehaves in `mode`. */
   didFor(mode: FaultMode): string;
   /** Response body bytes this server has written, per mode, since the last reset. */
   bytesWritten: Map<string, number>;
@@ -39,6 +40,10 @@ export async function startFaultServer(signingKeyMultibase: string): Promise<Fau
   const bytesWritten = new Map<string, number>();
   const count = (mode: string, n: number) => bytesWritten.set(mode, (bytesWritten.get(mode) ?? 0) + n);
   let origin = '';
+  // did:plc identities must hash from their genesis operation, so each mode gets a real one.
+  const logs = new Map<string, PlcLogEntry[]>();
+  const modeOf = new Map<string, FaultMode>();
+  const didOf = new Map<FaultMode, string>();
 
   const misbehave = (mode: string, req: http.IncomingMessage, res: http.ServerResponse) => {
     switch (mode as FaultMode) {
@@ -94,15 +99,15 @@ export async function startFaultServer(signingKeyMultibase: string): Promise<Fau
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://fault.invalid');
     const parts = url.pathname.split('/').filter(Boolean);
-    if (parts[0] === 'plc' && parts.length === 2) {
-      const did = decodeURIComponent(parts[1]!);
-      res.writeHead(200, { 'content-type': 'application/did+ld+json' }).end(JSON.stringify(didDocument(did, origin, signingKeyMultibase)));
+    if (parts[0] === 'plc' && parts.length === 4 && parts[2] === 'log' && parts[3] === 'audit') {
+      const log = logs.get(decodeURIComponent(parts[1]!));
+      if (!log) return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(log));
       return;
     }
-    if (parts[0] === 'plcfault' && parts.length === 3) return misbehave(parts[1]!, req, res);
+    if (parts[0] === 'plcfault' && parts.length >= 3) return misbehave(parts[1]!, req, res);
     if (url.pathname === '/xrpc/com.atproto.sync.getRecord') {
-      const did = url.searchParams.get('did') ?? '';
-      return misbehave(did.slice('did:plc:'.length).replace(/2+$/, ''), req, res);
+      return misbehave(modeOf.get(url.searchParams.get('did') ?? '') ?? 'unknown', req, res);
     }
     res.writeHead(404).end();
   });
@@ -112,12 +117,19 @@ export async function startFaultServer(signingKeyMultibase: string): Promise<Fau
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const rotationKey = newPlcKey();
+  for (const mode of FAULT_MODES) {
+    const { did, log } = genesisLog({ signingKey: `did:key:${signingKeyMultibase}`, pds: origin, handle: `${mode}.fault.test`, rotationKeys: [rotationKey] });
+    logs.set(did, log);
+    modeOf.set(did, mode);
+    didOf.set(mode, did);
+  }
 
   return {
     origin,
     plcDirectory: `${origin}/plc`,
     faultyPlc: (mode) => `${origin}/plcfault/${mode}`,
-    didFor: (mode) => `did:plc:${mode.padEnd(24, '2')}`,
+    didFor: (mode) => didOf.get(mode)!,
     bytesWritten,
     dropConnections() {
       for (const socket of sockets) socket.destroy();
@@ -126,15 +138,5 @@ export async function startFaultServer(signingKeyMultibase: string): Promise<Fau
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => server.close(resolve));
     },
-  };
-}
-
-function didDocument(did: string, pds: string, key: string): unknown {
-  return {
-    '@context': ['https://www.w3.org/ns/did/v1'],
-    id: did,
-    alsoKnownAs: [],
-    verificationMethod: [{ id: `${did}#atproto`, type: 'Multikey', controller: did, publicKeyMultibase: key }],
-    service: [{ id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: pds }],
   };
 }

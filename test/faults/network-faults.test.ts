@@ -105,7 +105,7 @@ describe.each(['plc', 'pds'] as const)('%s faults, in process', (target) => {
     expect(code, outcome.message).toBe(expected[mode]);
     expect(ms).toBeLessThan(TIMEOUT_MS + SLACK_MS);
     if (mode === 'huge' || mode === 'hugedeclared') {
-      // The cap (64 KiB for a DID document, 2 MiB for a proof) trips while streaming: the server
+      // The cap (1 MiB for a PLC audit log, 2 MiB for a proof) trips while streaming: the server
       // got to write only what fits in the cap plus socket buffers, never the gigabyte.
       expect(server.bytesWritten.get(mode) ?? 0).toBeLessThan(16 * 1024 * 1024);
       expect(process.memoryUsage().rss - rssBefore).toBeLessThan(128 * 1024 * 1024);

@@ -20,6 +20,7 @@ import { DEFAULT_SETTINGS } from '../../src/verify/settings.js';
 import { Verifier } from '../../src/verify/verifier.js';
 import { makeTestCa, type TestCa } from '../harness/certs.js';
 import { loadCorpus } from '../adversarial/corpus.js';
+import { genesisLog, newPlcKey, type PlcLogEntry } from '../identity/plc-log-builder.js';
 
 vi.mock('../../src/net/address-policy.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../src/net/address-policy.js')>();
@@ -52,13 +53,14 @@ let port: number;
 const sockets = new Set<Duplex>();
 const seen: string[] = [];
 let redirectBodyBytes = 0;
-/** The PDS endpoint the stand-in PLC directory puts in each DID's document. */
-const pdsFor = new Map<string, string>();
+let key: string;
+/** The signed operation log the stand-in PLC directory serves for each DID (naming the PDS the test chose). */
+const logFor = new Map<string, PlcLogEntry[]>();
 
 beforeAll(async () => {
   ca = makeTestCa('ssrf test CA');
   const leaf = ca.issue({ cn: 'public.example', dns: ['public.example', 'rebind.example', 'private.example', 'loopback.example', 'localhost'], ips: ['127.0.0.2', '127.0.0.1'] });
-  const key = loadCorpus().world.signers.k256.publicKeyMultibase;
+  key = loadCorpus().world.signers.k256.publicKeyMultibase;
   server = https.createServer({ cert: leaf.cert, key: leaf.key }, (req, res) => {
     seen.push(`${req.headers.host}${req.url}`);
     const url = new URL(req.url ?? '/', 'https://public.example');
@@ -97,15 +99,10 @@ beforeAll(async () => {
         return pump();
       }
       default: {
-        // /plc/<did>: a DID document whose PDS endpoint the test chose (pdsFor).
-        const did = decodeURIComponent(url.pathname.slice('/plc/'.length));
-        return void res.end(
-          JSON.stringify({
-            id: did,
-            verificationMethod: [{ id: `${did}#atproto`, type: 'Multikey', controller: did, publicKeyMultibase: key }],
-            service: [{ id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: pdsFor.get(did) ?? 'https://pds.invalid' }],
-          }),
-        );
+        // /plc/<did>/log/audit: a signed log whose PDS endpoint the test chose (logFor).
+        const did = decodeURIComponent(url.pathname.slice('/plc/'.length).replace(/\/log\/audit$/, ''));
+        const log = logFor.get(did);
+        return void (log ? res.end(JSON.stringify(log)) : res.writeHead(404).end());
       }
     }
   });
@@ -211,12 +208,13 @@ describe('through the Verifier: addresses an attacker puts in a DID document or 
   }
 
   it.each([
-    ['https://private.example:PORT', 'did:plc:ssrfprivatenamepds222222', 'NETWORK_DENIED', 'its name resolves to 10.0.0.5: refused at connect time'],
-    ['https://loopback.example:PORT', 'did:plc:ssrfloopbacknamepds22222', 'NETWORK_DENIED', 'its name resolves to 127.0.0.1'],
-    ['https://10.0.0.1', 'did:plc:ssrfprivateippds22222222', 'DID_DOCUMENT_INVALID', 'a private IP: refused as soon as the document is read'],
-    ['https://public.example:PORT', 'did:plc:ssrfredirectpds222222222', 'NETWORK_DENIED', 'public, but getRecord redirects to the metadata address'],
-  ])('PDS endpoint %s (%s) is %s: %s', async (pds, did, code) => {
-    pdsFor.set(did, pds.replace('PORT', String(port)));
+    ['https://private.example:PORT', 'private name', 'NETWORK_DENIED', 'its name resolves to 10.0.0.5: refused at connect time'],
+    ['https://loopback.example:PORT', 'loopback name', 'NETWORK_DENIED', 'its name resolves to 127.0.0.1'],
+    ['https://10.0.0.1', 'private IP', 'DID_DOCUMENT_INVALID', 'a private IP: refused as soon as the log is read'],
+    ['https://public.example:PORT', 'redirecting PDS', 'NETWORK_DENIED', 'public, but getRecord redirects to the metadata address'],
+  ])('PDS endpoint %s (%s) is %s: %s', async (pds, _label, code) => {
+    const { did, log } = genesisLog({ signingKey: `did:key:${key}`, pds: pds.replace('PORT', String(port)), rotationKeys: [newPlcKey()] });
+    logFor.set(did, log);
     expect(await verifyAs(did)).toBe(code);
   });
 
