@@ -16,22 +16,19 @@
 import https from 'node:https';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildSignaturePayload } from '../../src/artifact/build-payload.js';
 import { startAtprotoNetwork, type AtprotoNetwork, type Publisher } from '../../src/devnet/atproto-network.js';
 import { startRegistry, type RegistryServer } from '../../src/devnet/registry-server.js';
 import { pushSampleImage, type PushedImage } from '../../src/devnet/sample-image.js';
 import { providerConfig } from '../../src/provider/config.js';
 import { createLogger } from '../../src/provider/log.js';
 import { startProviderServer, type ProviderServer } from '../../src/provider/server.js';
-import { attachSignature } from '../../src/publish/attach-signature.js';
 import { RegistryClient } from '../../src/registry/client.js';
-import { OCI_MANIFEST_MEDIA_TYPE } from '../../src/registry/oci.js';
 import { makeTestCa, type TestCa } from '../harness/certs.js';
 import { providerRequest } from '../provider/https-client.js';
+import { imageSignedBySilentPds, pushAndSign, startSilentPds, type SilentPds } from '../harness/silent-pds.js';
 
 const LOAD_SECONDS = Number(process.env.LOAD_SECONDS ?? 5);
 const CLIENTS = 64;
@@ -68,9 +65,7 @@ let gatekeeperCa: TestCa;
 let gatekeeperCert: { cert: string; key: string };
 let dir: string;
 
-let silentPds: Server;
-const silentSockets = new Set<Socket>();
-let silentConnections = 0;
+let silentPds: SilentPds;
 
 /** The ordinary keys and what each must get; the poisoned key apart. */
 let keys: [string, Expected][];
@@ -78,49 +73,20 @@ let poisoned: [string, Expected];
 
 const digestRef = (img: PushedImage) => img.reference.replace(/:[^:/]+$/, `@${img.digest}`);
 
-async function pushAndSign(client: RegistryClient, publisher: Publisher, repository: string, content: string): Promise<PushedImage> {
-  const image = await pushSampleImage(client, registry.host, repository, 'v1', content);
-  await publisher.sign(`${registry.host}/${repository}@${image.digest}`, client);
-  return image;
-}
 
-/** A DID in the real PLC directory whose #atproto_pds is the silent server, and an image "signed" by it. */
-async function imageSignedBySilentPds(client: RegistryClient, port: number): Promise<PushedImage> {
-  const [{ Client }, { Secp256k1Keypair }] = await Promise.all([import('@did-plc/lib'), import('@atproto/crypto')]);
-  const rotation = await Secp256k1Keypair.create();
-  const signing = await Secp256k1Keypair.create();
-  const did = await new Client(net.plcUrl).createDid({
-    signingKey: signing.did(),
-    handle: 'poisoned.test',
-    pds: `http://127.0.0.1:${port}`,
-    rotationKeys: [rotation.did()],
-    signer: rotation,
-  });
-  const image = await pushSampleImage(client, registry.host, 'poisoned/app', 'v1', 'signed by a PDS that never answers');
-  const payload = buildSignaturePayload({ subjectDigest: image.digest, did, recordUri: `at://${did}/io.atcr.manifest/3l4t7k2x2ra2c` });
-  await attachSignature(client, 'poisoned/app', { mediaType: OCI_MANIFEST_MEDIA_TYPE, digest: image.digest, size: image.size }, new TextEncoder().encode(JSON.stringify(payload)));
-  return image;
-}
 
 beforeAll(async () => {
   [net, registry] = await Promise.all([startAtprotoNetwork(), startRegistry()]);
   [alice, mallory] = await Promise.all([net.createPublisher('alice'), net.createPublisher('mallory')]);
 
-  silentPds = createServer((socket) => {
-    // Read (and drop) what arrives, or a paused socket never sees the client hang up.
-    socket.resume();
-    silentConnections++;
-    silentSockets.add(socket);
-    socket.on('close', () => silentSockets.delete(socket));
-  });
-  await new Promise<void>((r) => silentPds.listen(0, '127.0.0.1', r));
+  silentPds = await startSilentPds();
 
   const client = new RegistryClient({ registry: registry.host, useHttp: true });
   const [trusted, untrusted, unsigned, hanging] = await Promise.all([
     Promise.all([0, 1, 2, 3].map((i) => pushAndSign(client, alice, `alice/app${i}`, `alice app ${i}`))),
     Promise.all([0, 1].map((i) => pushAndSign(client, mallory, `mallory/app${i}`, `mallory app ${i}`))),
     Promise.all([0, 1].map((i) => pushSampleImage(client, registry.host, `alice/unsigned${i}`, 'v1', `unsigned ${i}`))),
-    imageSignedBySilentPds(client, (silentPds.address() as { port: number }).port),
+    imageSignedBySilentPds(net, client, silentPds, 'poisoned/app'),
   ]);
   client.close();
   keys = [
@@ -166,7 +132,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await provider?.shutdown();
-  for (const s of silentSockets) s.destroy();
   silentPds?.close();
   await Promise.all([net?.close(), registry?.close()]);
   serverCa?.dispose();
@@ -333,7 +298,7 @@ describe(`the provider under ${CLIENTS} concurrent clients for ${LOAD_SECONDS} s
       eventLoopDelayMs: { p50: Math.round(lag.percentile(50) / 1e6), p99: Math.round(lag.percentile(99) / 1e6), max: Math.round(lag.max / 1e6) },
       rssMb: { start: mb(rss[0] ?? 0), firstQuarterMedian: mb(firstRss), lastQuarterMedian: mb(lastRss), end: mb(rss.at(-1) ?? 0), max: mb(Math.max(...rss)) },
       heapMb: { firstQuarterMedian: mb(median(heap.slice(0, quarter))), lastQuarterMedian: mb(median(heap.slice(-quarter))) },
-      silentPds: { connections: silentConnections, openAtEnd: silentSockets.size },
+      silentPds: { connections: silentPds.connections, openAtEnd: silentPds.open },
       verificationsTimedOut: /atcr_provider_verifications_total\{result="timeout"\} (\d+)/.exec(metricsText)?.[1],
       failures: failures.length,
     };
@@ -346,6 +311,6 @@ describe(`the provider under ${CLIENTS} concurrent clients for ${LOAD_SECONDS} s
     expect(lastRss, `RSS grew from ${mb(firstRss)} MB to ${mb(lastRss)} MB`).toBeLessThanOrEqual(firstRss * MAX_RSS_GROWTH);
     // Each poisoned verification holds one connection until its PDS timeout, then lets go of it:
     // at most the one running now (and one just ending) are open.
-    expect(silentSockets.size, `${silentSockets.size} of ${silentConnections} connections to the silent PDS still open`).toBeLessThanOrEqual(2);
+    expect(silentPds.open, `${silentPds.open} of ${silentPds.connections} connections to the silent PDS still open`).toBeLessThanOrEqual(2);
   }, LOAD_SECONDS * 1000 + 60_000);
 });

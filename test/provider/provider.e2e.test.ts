@@ -1,20 +1,17 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildSignaturePayload } from '../../src/artifact/build-payload.js';
 import { startAtprotoNetwork, type AtprotoNetwork, type Publisher } from '../../src/devnet/atproto-network.js';
 import { startRegistry, type RegistryServer } from '../../src/devnet/registry-server.js';
 import { pushSampleImage, type PushedImage } from '../../src/devnet/sample-image.js';
 import { providerConfig } from '../../src/provider/config.js';
 import { createLogger } from '../../src/provider/log.js';
 import { startProviderServer, type ProviderServer } from '../../src/provider/server.js';
-import { attachSignature } from '../../src/publish/attach-signature.js';
 import { RegistryClient } from '../../src/registry/client.js';
-import { OCI_MANIFEST_MEDIA_TYPE } from '../../src/registry/oci.js';
 import { makeTestCa, type TestCa } from '../harness/certs.js';
 import { call, eventually, metricValue, providerRequest, type CallOptions } from './https-client.js';
+import { imageSignedBySilentPds, pushAndSign, startSilentPds, type SilentPds } from '../harness/silent-pds.js';
 
 // The provider as Gatekeeper meets it: HTTPS with mTLS (certificates made with openssl for this
 // run), in front of a real PDS + PLC (@atproto/dev-env) and a real registry (Debian's
@@ -38,9 +35,7 @@ let policyPath: string;
 const logs: { level: string; entry: Record<string, any> }[] = [];
 
 // A PDS that accepts and never answers.
-let silentPds: Server;
-const silentSockets = new Set<Socket>();
-let silentConnections = 0;
+let silentPds: SilentPds;
 
 let trusted: PushedImage[] = [];
 let untrusted: PushedImage[] = [];
@@ -51,41 +46,13 @@ const policyFor = (dids: string[]) =>
   `version: "1.0"\ntrustedDIDs:\n${dids.map((d) => `  ${d}: {name: "${d === alice.did ? 'Alice' : 'Other'}", validFrom: "2024-01-01T00:00:00Z"}`).join('\n')}\n` +
   `policies:\n  - name: everything\n    scope: "**"\n    trustedDIDs: [${dids.join(', ')}]\n    action: enforce\n`;
 
-async function pushAndSign(client: RegistryClient, publisher: Publisher, repository: string, content: string): Promise<PushedImage> {
-  const image = await pushSampleImage(client, registry.host, repository, 'v1', content);
-  await publisher.sign(`${registry.host}/${repository}@${image.digest}`, client);
-  return image;
-}
 
-/** A DID in the real PLC directory whose #atproto_pds is the silent server, and an image "signed" by it. */
-async function imageSignedBySilentPds(client: RegistryClient, port: number): Promise<PushedImage> {
-  const [{ Client }, { Secp256k1Keypair }] = await Promise.all([import('@did-plc/lib'), import('@atproto/crypto')]);
-  const rotation = await Secp256k1Keypair.create();
-  const signing = await Secp256k1Keypair.create();
-  const did = await new Client(net.plcUrl).createDid({
-    signingKey: signing.did(),
-    handle: 'silent.test',
-    pds: `http://127.0.0.1:${port}`,
-    rotationKeys: [rotation.did()],
-    signer: rotation,
-  });
-  const image = await pushSampleImage(client, registry.host, 'silent/app', 'v1', 'signed by an unreachable PDS');
-  const payload = buildSignaturePayload({ subjectDigest: image.digest, did, recordUri: `at://${did}/io.atcr.manifest/3l4t7k2x2ra2c` });
-  await attachSignature(client, 'silent/app', { mediaType: OCI_MANIFEST_MEDIA_TYPE, digest: image.digest, size: image.size }, new TextEncoder().encode(JSON.stringify(payload)));
-  return image;
-}
 
 beforeAll(async () => {
   [net, registry] = await Promise.all([startAtprotoNetwork(), startRegistry()]);
   [alice, mallory] = await Promise.all([net.createPublisher('alice'), net.createPublisher('mallory')]);
 
-  silentPds = createServer((socket) => {
-    silentConnections++;
-    silentSockets.add(socket);
-    socket.on('close', () => silentSockets.delete(socket));
-  });
-  await new Promise<void>((r) => silentPds.listen(0, '127.0.0.1', r));
-  const silentPort = (silentPds.address() as { port: number }).port;
+  silentPds = await startSilentPds();
 
   const client = new RegistryClient({ registry: registry.host, useHttp: true });
   const signAll = (publisher: Publisher, prefix: string, n: number) =>
@@ -95,7 +62,7 @@ beforeAll(async () => {
     signAll(alice, 'alice', 7),
     signAll(mallory, 'mallory', 5),
     Promise.all([0, 1].map((i) => pushSampleImage(client, registry.host, `alice/unsigned${i}`, 'v1', `unsigned ${i}`))),
-    imageSignedBySilentPds(client, silentPort),
+    imageSignedBySilentPds(net, client, silentPds, 'silent/app'),
     Promise.all([pushAndSign(client, alice, 'alice/warmup', 'warm a'), pushAndSign(client, mallory, 'mallory/warmup', 'warm m')]),
   ]);
   client.close();
@@ -140,7 +107,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await provider?.shutdown();
-  for (const s of silentSockets) s.destroy();
   silentPds?.close();
   await Promise.all([net?.close(), registry?.close()]);
   serverCa?.dispose();
@@ -199,7 +165,7 @@ describe('POST /provide against a real PDS, PLC and registry', () => {
       tagRef(trusted[0]!), // a duplicate key: answered twice, verified once
     ];
     expect(keys).toHaveLength(20);
-    const connectionsBefore = silentConnections;
+    const connectionsBefore = silentPds.connections;
 
     const r = await provide(keys);
     expect(r.status).toBe(200);
@@ -253,7 +219,7 @@ describe('POST /provide against a real PDS, PLC and registry', () => {
     const late = byKey(tagRef(hanging));
     expect(late.value).toMatchObject({ isSuccess: false, error: { code: 'DEADLINE_EXCEEDED' } });
     expect(late.error).toContain(`${BUDGET_MS} ms request budget`);
-    expect(silentConnections).toBe(connectionsBefore + 1);
+    expect(silentPds.connections).toBe(connectionsBefore + 1);
 
     // Structured logs name the image, the DID, the duration and the error.
     const verified = logs.find((l) => l.entry.msg === 'verified' && l.entry.did === mallory.did);
@@ -264,7 +230,7 @@ describe('POST /provide against a real PDS, PLC and registry', () => {
 
   it('verifies a slow image once for concurrent requests (coalescing), and never waits for it past the budget', async () => {
     await eventually(() => provider.batch.running === 0, 'the earlier verification of the silent image to end', 8000);
-    const before = silentConnections;
+    const before = silentPds.connections;
     const key = tagRef(hanging);
     const [a, b] = await Promise.all([provide([key, tagRef(trusted[1]!)]), provide([key])]);
     for (const r of [a, b]) {
@@ -272,7 +238,7 @@ describe('POST /provide against a real PDS, PLC and registry', () => {
       expect(r.json.response.items[0]).toMatchObject({ key, value: { error: { code: 'DEADLINE_EXCEEDED' } } });
     }
     expect(a.json.response.items[1].value.isSuccess).toBe(true);
-    expect(silentConnections).toBe(before + 1);
+    expect(silentPds.connections).toBe(before + 1);
   });
 
   it('serves a verified digest from the cache, and counts hits and misses', async () => {
