@@ -24,17 +24,14 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SIGNATURE_ARTIFACT_TYPE } from '../../src/artifact/signature-payload.js';
 import { startRegistry, type RegistryServer } from '../../src/devnet/registry-server.js';
-import { providerConfig } from '../../src/provider/config.js';
-import { createLogger } from '../../src/provider/log.js';
-import { startProviderServer, type ProviderServer } from '../../src/provider/server.js';
 import { attachSignature } from '../../src/publish/attach-signature.js';
 import { digestOf, RegistryClient } from '../../src/registry/client.js';
 import { OCI_INDEX_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE, referrersTag, type Descriptor } from '../../src/registry/oci.js';
-import { makeTestCa, type TestCa } from '../harness/certs.js';
 import { runLikeRatify } from '../harness/ratify-exec.js';
 import { call, providerRequest } from '../provider/https-client.js';
 import { caseId, generatedCorpus, listCases, verifyRequestFor, type CorpusCase, type CorpusSource, type Expectation } from './corpus.js';
 import { generateCorpus } from './generate.js';
+import { startMtlsProvider, type MtlsProvider } from '../harness/mtls-provider.js';
 
 const EXECUTABLE = process.env.ATPROTO_VERIFIER_EXECUTABLE ?? resolve('dist/atproto-verifier');
 /** Plugin processes at once: each is a Node SEA start plus one verification (~0.4 s of CPU) on a 2-core machine. */
@@ -213,37 +210,25 @@ describe('the plugin executable, run as Ratify runs it', () => {
 
 describe('the Gatekeeper provider, over HTTPS with mTLS', () => {
   const verdicts = new Map<string, Verdict>();
-  let provider: ProviderServer;
-  let serverCa: TestCa;
-  let gatekeeperCa: TestCa;
-  let gatekeeperCert: { cert: string; key: string };
+  let mtls: MtlsProvider;
   let requests = 0;
 
   beforeAll(async () => {
-    serverCa = makeTestCa('provider CA');
-    gatekeeperCa = makeTestCa('gatekeeper CA');
-    const server = serverCa.issue({ cn: 'localhost', ips: ['127.0.0.1'] });
-    gatekeeperCert = gatekeeperCa.issue({ cn: 'gatekeeper-webhook-service.gatekeeper-system.svc', clientAuth: true });
-    writeFileSync(join(dir, 'tls.crt'), server.cert);
-    writeFileSync(join(dir, 'tls.key'), server.key);
-    writeFileSync(join(dir, 'gatekeeper-ca.crt'), gatekeeperCa.cert);
-    const { config } = providerConfig({
-      HTTP_PORT: '0',
-      HEALTH_PORT: 'off',
-      TLS_CERT_FILE: join(dir, 'tls.crt'),
-      TLS_KEY_FILE: join(dir, 'tls.key'),
-      CLIENT_CA_FILE: join(dir, 'gatekeeper-ca.crt'),
-      TRUST_POLICY_PATH: policyPath,
-      PLC_DIRECTORY: UNREACHABLE,
-      HANDLE_RESOLVER: UNREACHABLE,
-      REGISTRY_PLAIN_HTTP: 'true',
-      // Each request is checked for its codes, not its speed: a loaded machine must not turn a
-      // slow case (4 MiB payloads, 1,000,000 nested arrays) into DEADLINE_EXCEEDED.
-      REQUEST_BUDGET: '30s',
-      VERIFY_TIMEOUT: '30s',
-      CACHE_ENABLED: 'false',
+    mtls = await startMtlsProvider({
+      env: {
+        HEALTH_PORT: 'off',
+        TRUST_POLICY_PATH: policyPath,
+        PLC_DIRECTORY: UNREACHABLE,
+        HANDLE_RESOLVER: UNREACHABLE,
+        REGISTRY_PLAIN_HTTP: 'true',
+        // Each request is checked for its codes, not its speed: a loaded machine must not turn a
+        // slow case (4 MiB payloads, 1,000,000 nested arrays) into DEADLINE_EXCEEDED.
+        REQUEST_BUDGET: '30s',
+        VERIFY_TIMEOUT: '30s',
+        CACHE_ENABLED: 'false',
+      },
+      version: 'corpus',
     });
-    provider = await startProviderServer({ config: { ...config, host: '127.0.0.1' }, version: 'corpus', log: createLogger('error', () => {}) });
 
     const started = performance.now();
     const rounds = Math.ceil(CASES.length / LANES);
@@ -258,7 +243,7 @@ describe('the Gatekeeper provider, over HTTPS with mTLS', () => {
           return `${registry.host}/${lane.repository}@${subject}`;
         }),
       );
-      const r = await call(`${provider.url}/provide`, { ca: serverCa.cert, ...gatekeeperCert, body: providerRequest(keys), timeoutMs: 60_000 });
+      const r = await call(`${mtls.server.url}/provide`, { ...mtls.asGatekeeper, body: providerRequest(keys), timeoutMs: 60_000 });
       requests++;
       const items: { key: string; value: { isSuccess: boolean; error?: { code: Expectation } }; error?: string }[] = r.json?.response?.items ?? [];
       for (const [j, { c }] of batch.entries()) {
@@ -274,9 +259,7 @@ describe('the Gatekeeper provider, over HTTPS with mTLS', () => {
   }, 120_000);
 
   afterAll(async () => {
-    await provider?.shutdown();
-    serverCa?.dispose();
-    gatekeeperCa?.dispose();
+    await mtls?.close();
   });
 
   it('ends every case in its expected code, item by item, and passes none of the hostile ones', () => {

@@ -22,13 +22,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAtprotoNetwork, type AtprotoNetwork, type Publisher } from '../../src/devnet/atproto-network.js';
 import { startRegistry, type RegistryServer } from '../../src/devnet/registry-server.js';
 import { pushSampleImage, type PushedImage } from '../../src/devnet/sample-image.js';
-import { providerConfig } from '../../src/provider/config.js';
-import { createLogger } from '../../src/provider/log.js';
-import { startProviderServer, type ProviderServer } from '../../src/provider/server.js';
+import type { ProviderServer } from '../../src/provider/server.js';
 import { RegistryClient } from '../../src/registry/client.js';
-import { makeTestCa, type TestCa } from '../harness/certs.js';
 import { providerRequest } from '../provider/https-client.js';
 import { imageSignedBySilentPds, pushAndSign, startSilentPds, type SilentPds } from '../harness/silent-pds.js';
+import { startMtlsProvider, type MtlsProvider } from '../harness/mtls-provider.js';
 
 const LOAD_SECONDS = Number(process.env.LOAD_SECONDS ?? 5);
 const CLIENTS = 64;
@@ -59,10 +57,8 @@ let net: AtprotoNetwork;
 let registry: RegistryServer;
 let alice: Publisher;
 let mallory: Publisher;
+let mtls: MtlsProvider;
 let provider: ProviderServer;
-let serverCa: TestCa;
-let gatekeeperCa: TestCa;
-let gatekeeperCert: { cert: string; key: string };
 let dir: string;
 
 let silentPds: SilentPds;
@@ -99,43 +95,33 @@ beforeAll(async () => {
   // joins a verification already running: either way a transient error, never a verdict.
   poisoned = [hanging.reference, { codes: ['DEADLINE_EXCEEDED', 'PDS_FETCH_FAILED'] }];
 
-  serverCa = makeTestCa('provider CA');
-  gatekeeperCa = makeTestCa('gatekeeper CA');
-  const server = serverCa.issue({ cn: 'localhost', ips: ['127.0.0.1'] });
-  gatekeeperCert = gatekeeperCa.issue({ cn: 'gatekeeper-webhook-service.gatekeeper-system.svc', clientAuth: true });
   dir = mkdtempSync(join(tmpdir(), 'provider-load-'));
-  writeFileSync(join(dir, 'tls.crt'), server.cert);
-  writeFileSync(join(dir, 'tls.key'), server.key);
-  writeFileSync(join(dir, 'gatekeeper-ca.crt'), gatekeeperCa.cert);
   writeFileSync(
     join(dir, 'trust-policy.yaml'),
     `version: "1.0"\ntrustedDIDs:\n  ${alice.did}: {name: "Alice", validFrom: "2024-01-01T00:00:00Z"}\n` +
       `policies:\n  - name: everything\n    scope: "**"\n    trustedDIDs: [${alice.did}]\n    action: enforce\n`,
   );
-  const { config } = providerConfig({
-    HTTP_PORT: '0',
-    HEALTH_PORT: 'off',
-    TLS_CERT_FILE: join(dir, 'tls.crt'),
-    TLS_KEY_FILE: join(dir, 'tls.key'),
-    CLIENT_CA_FILE: join(dir, 'gatekeeper-ca.crt'),
-    TRUST_POLICY_PATH: join(dir, 'trust-policy.yaml'),
-    PLC_DIRECTORY: net.plcUrl,
-    HANDLE_RESOLVER: net.pdsUrl,
-    ALLOW_PRIVATE_NETWORK: 'true',
-    REGISTRY_PLAIN_HTTP: 'true',
-    REQUEST_BUDGET: `${BUDGET_MS}ms`,
-    PDS_TIMEOUT: `${POISON_PDS_TIMEOUT_MS}ms`,
-    CACHE_ENABLED: 'false',
+  mtls = await startMtlsProvider({
+    env: {
+      HEALTH_PORT: 'off',
+      TRUST_POLICY_PATH: join(dir, 'trust-policy.yaml'),
+      PLC_DIRECTORY: net.plcUrl,
+      HANDLE_RESOLVER: net.pdsUrl,
+      ALLOW_PRIVATE_NETWORK: 'true',
+      REGISTRY_PLAIN_HTTP: 'true',
+      REQUEST_BUDGET: `${BUDGET_MS}ms`,
+      PDS_TIMEOUT: `${POISON_PDS_TIMEOUT_MS}ms`,
+      CACHE_ENABLED: 'false',
+    },
+    version: 'load',
   });
-  provider = await startProviderServer({ config: { ...config, host: '127.0.0.1' }, version: 'load', log: createLogger('error', () => {}) });
+  provider = mtls.server;
 }, 120_000);
 
 afterAll(async () => {
-  await provider?.shutdown();
+  await mtls?.close();
   silentPds?.close();
   await Promise.all([net?.close(), registry?.close()]);
-  serverCa?.dispose();
-  gatekeeperCa?.dispose();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -204,7 +190,7 @@ const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
 
 describe(`the provider under ${CLIENTS} concurrent clients for ${LOAD_SECONDS} s`, () => {
   it('answers every key correctly, keeps the poisoned key from failing its batch, and keeps memory flat', async () => {
-    const agents = Array.from({ length: CLIENTS }, () => new https.Agent({ keepAlive: true, maxSockets: 1, ca: serverCa.cert, ...gatekeeperCert }));
+    const agents = Array.from({ length: CLIENTS }, () => new https.Agent({ keepAlive: true, maxSockets: 1, ...mtls.asGatekeeper }));
     // Warm-up, not measured: every ordinary key once (JIT, connections, the PLC and PDS code paths).
     const warm = await provide(agents[0]!, JSON.stringify(providerRequest(keys.map(([k]) => k))));
     expect(warm.status).toBe(200);

@@ -5,13 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAtprotoNetwork, type AtprotoNetwork, type Publisher } from '../../src/devnet/atproto-network.js';
 import { startRegistry, type RegistryServer } from '../../src/devnet/registry-server.js';
 import { pushSampleImage, type PushedImage } from '../../src/devnet/sample-image.js';
-import { providerConfig } from '../../src/provider/config.js';
 import { createLogger } from '../../src/provider/log.js';
-import { startProviderServer, type ProviderServer } from '../../src/provider/server.js';
+import type { ProviderServer } from '../../src/provider/server.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import { makeTestCa, type TestCa } from '../harness/certs.js';
 import { call, eventually, metricValue, providerRequest, type CallOptions } from './https-client.js';
 import { imageSignedBySilentPds, pushAndSign, startSilentPds, type SilentPds } from '../harness/silent-pds.js';
+import { startMtlsProvider, type MtlsProvider } from '../harness/mtls-provider.js';
 
 // The provider as Gatekeeper meets it: HTTPS with mTLS (certificates made with openssl for this
 // run), in front of a real PDS + PLC (@atproto/dev-env) and a real registry (Debian's
@@ -24,9 +24,9 @@ let net: AtprotoNetwork;
 let registry: RegistryServer;
 let alice: Publisher;
 let mallory: Publisher;
+let mtls: MtlsProvider;
 let provider: ProviderServer;
 let serverCa: TestCa;
-let gatekeeperCa: TestCa;
 let otherCa: TestCa;
 let gatekeeperCert: { cert: string; key: string };
 let strangerCert: { cert: string; key: string };
@@ -67,38 +67,34 @@ beforeAll(async () => {
   ]);
   client.close();
 
-  serverCa = makeTestCa('provider CA');
-  gatekeeperCa = makeTestCa('gatekeeper CA');
   otherCa = makeTestCa('some other CA');
-  const server = serverCa.issue({ cn: 'localhost', dns: ['localhost'], ips: ['127.0.0.1'] });
-  gatekeeperCert = gatekeeperCa.issue({ cn: 'gatekeeper-webhook-service.gatekeeper-system.svc', clientAuth: true });
   strangerCert = otherCa.issue({ cn: 'gatekeeper-webhook-service.gatekeeper-system.svc', clientAuth: true });
 
   dir = mkdtempSync(join(tmpdir(), 'provider-e2e-'));
   policyPath = join(dir, 'trust-policy.yaml');
   writeFileSync(policyPath, policyFor([alice.did]));
-  writeFileSync(join(dir, 'tls.crt'), server.cert);
-  writeFileSync(join(dir, 'tls.key'), server.key);
-  writeFileSync(join(dir, 'gatekeeper-ca.crt'), gatekeeperCa.cert);
 
-  const { config } = providerConfig({
-    HTTP_PORT: '0',
-    HEALTH_PORT: '0',
-    TLS_CERT_FILE: join(dir, 'tls.crt'),
-    TLS_KEY_FILE: join(dir, 'tls.key'),
-    CLIENT_CA_FILE: join(dir, 'gatekeeper-ca.crt'),
-    TRUST_POLICY_PATH: policyPath,
-    PLC_DIRECTORY: net.plcUrl,
-    HANDLE_RESOLVER: net.pdsUrl,
-    ALLOW_PRIVATE_NETWORK: 'true',
-    REGISTRY_PLAIN_HTTP: 'true',
-    REQUEST_BUDGET: `${BUDGET_MS}ms`,
-    VERIFY_TIMEOUT: '3s',
-    POLICY_POLL_INTERVAL: '250ms',
-    LOG_LEVEL: 'debug',
-  });
   const log = createLogger('debug', (level, line) => logs.push({ level, entry: JSON.parse(line) }));
-  provider = await startProviderServer({ config: { ...config, host: '127.0.0.1' }, version: '9.9.9-test', log, tlsReloadMs: 200 });
+  mtls = await startMtlsProvider({
+    env: {
+      HEALTH_PORT: '0',
+      TRUST_POLICY_PATH: policyPath,
+      PLC_DIRECTORY: net.plcUrl,
+      HANDLE_RESOLVER: net.pdsUrl,
+      ALLOW_PRIVATE_NETWORK: 'true',
+      REGISTRY_PLAIN_HTTP: 'true',
+      REQUEST_BUDGET: `${BUDGET_MS}ms`,
+      VERIFY_TIMEOUT: '3s',
+      POLICY_POLL_INTERVAL: '250ms',
+      LOG_LEVEL: 'debug',
+    },
+    version: '9.9.9-test',
+    log,
+    tlsReloadMs: 200,
+  });
+  ({ server: provider, serverCa } = mtls);
+  const { ca: _, ...clientCert } = mtls.asGatekeeper;
+  gatekeeperCert = clientCert;
   // A provider that has run for a while knows the signers' DID documents and handles: warm
   // those caches (with other images), so the timing below does not hang on a loaded machine.
   const warm = await call(`${provider.url}/provide`, { ca: serverCa.cert, ...gatekeeperCert, body: providerRequest(warmup.map((i) => i.reference)) });
@@ -106,11 +102,9 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await provider?.shutdown();
+  await mtls?.close();
   silentPds?.close();
   await Promise.all([net?.close(), registry?.close()]);
-  serverCa?.dispose();
-  gatekeeperCa?.dispose();
   otherCa?.dispose();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -355,12 +349,12 @@ describe('certificate rotation', () => {
     const rotated = makeTestCa('gatekeeper CA, rotated');
     try {
       const newCert = rotated.issue({ cn: 'gatekeeper-webhook-service.gatekeeper-system.svc', clientAuth: true });
-      writeFileSync(join(dir, 'gatekeeper-ca.crt'), rotated.cert);
+      writeFileSync(mtls.clientCaPath, rotated.cert);
       await eventually(() => logs.some((l) => l.entry.msg === 'TLS certificate or client CA reloaded'), 'the new client CA to load');
       expect((await call(`${provider.url}/health`, { ca: serverCa.cert, ...newCert })).status).toBe(200);
       await expect(call(`${provider.url}/health`, { ca: serverCa.cert, ...gatekeeperCert })).rejects.toThrow();
     } finally {
-      writeFileSync(join(dir, 'gatekeeper-ca.crt'), gatekeeperCa.cert);
+      writeFileSync(mtls.clientCaPath, mtls.gatekeeperCa.cert);
       rotated.dispose();
     }
   });
