@@ -24,7 +24,7 @@ import { startRegistry, type RegistryServer } from '../../src/devnet/registry-se
 import { pushSampleImage, type PushedImage } from '../../src/devnet/sample-image.js';
 import type { ProviderServer } from '../../src/provider/server.js';
 import { RegistryClient } from '../../src/registry/client.js';
-import { providerRequest } from '../provider/https-client.js';
+import { call, providerRequest, type Reply } from '../provider/https-client.js';
 import { imageSignedBySilentPds, pushAndSign, startSilentPds, type SilentPds } from '../harness/silent-pds.js';
 import { startMtlsProvider, type MtlsProvider } from '../harness/mtls-provider.js';
 
@@ -125,51 +125,13 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-interface Reply {
-  status: number;
-  json: any;
-  ms: number;
-}
-
 /** POST /provide on a client's own keep-alive connection. */
-function provide(agent: https.Agent, body: string): Promise<Reply> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      `${provider.url}/provide`,
-      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: 30_000 },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown;
-          try {
-            json = JSON.parse(text);
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, json, ms: performance.now() - started });
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('client timeout')));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const provide = (agent: https.Agent, body: string): Promise<Reply> => call(`${provider.url}/provide`, { agent, body, timeoutMs: 30_000 });
 
 /** GET on a client's connection, to open it. */
-function get(agent: https.Agent, path: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    https
-      .get(`${provider.url}${path}`, { agent, timeout: 30_000 }, (res) => {
-        res.resume();
-        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`GET ${path}: HTTP ${res.statusCode}`))));
-      })
-      .on('error', reject);
-  });
+async function get(agent: https.Agent, path: string): Promise<void> {
+  const reply = await call(`${provider.url}${path}`, { agent, timeoutMs: 30_000 });
+  if (reply.status !== 200) throw new Error(`GET ${path}: HTTP ${reply.status}`);
 }
 
 /** Why an item is wrong for what its key must get, or undefined when it is right. */

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 
-/** A one-shot HTTP(S) call (no pooling), as Gatekeeper or curl would make it, with timing. */
+/** An HTTP(S) call as Gatekeeper or curl would make it (a fresh connection unless given an agent), with timing. */
 export interface Reply {
   status: number;
   headers: http.IncomingHttpHeaders;
@@ -22,6 +22,8 @@ export interface CallOptions {
   servername?: string;
   maxVersion?: 'TLSv1.2' | 'TLSv1.3';
   timeoutMs?: number;
+  /** A keep-alive agent (carrying its own TLS options) instead of a fresh connection. */
+  agent?: http.Agent;
 }
 
 export function call(url: string, opts: CallOptions = {}): Promise<Reply> {
@@ -30,7 +32,7 @@ export function call(url: string, opts: CallOptions = {}): Promise<Reply> {
   const body = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
   const options: https.RequestOptions = {
     method: opts.method ?? (body === undefined ? 'GET' : 'POST'),
-    agent: false,
+    agent: opts.agent ?? false,
     headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
     timeout: opts.timeoutMs ?? 15_000,
     ...(opts.ca ? { ca: opts.ca } : {}),
