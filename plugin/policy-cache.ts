@@ -113,7 +113,7 @@ function fromCache(value: unknown, source: string, digest: string): TrustPolicy 
     if (!p || !isString(p.name) || !isString(p.scope) || !isStringList(p.trustedDIDs) || (p.action !== 'enforce' && p.action !== 'audit')) return undefined;
     // Every trusted DID of a rule is declared: parseTrustPolicy guarantees it, so must the cache.
     if (!p.trustedDIDs.every((did) => trustedDIDs.has(did))) return undefined;
-    policies.push({ name: p.name, scope: p.scope, require: { signature: true }, trustedDIDs: [...p.trustedDIDs], action: p.action });
+    policies.push({ name: p.name, scope: p.scope, require: { signature: true, signers: 1 }, trustedDIDs: [...p.trustedDIDs], action: p.action });
   }
-  return { version: '1.0', defaultAction: entry.defaultAction as DefaultAction, trustedDIDs, policies, source, digest };
+  return { version: '1.0', defaultAction: entry.defaultAction as DefaultAction, trustedDIDs, policies, registries: [], source, digest };
 }

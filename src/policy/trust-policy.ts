@@ -27,6 +27,11 @@ export interface TrustedDid {
   expiresAt?: Date;
   /** Pinned atproto signing keys (multibase Multikey): the commit must verify with one. */
   keys?: string[];
+  /**
+   * `allowed`: the operator accepts an embedded (offline) proof for this DID when verification
+   * runs offline. Never chosen by the artifact (issue 14).
+   */
+  offline?: 'allowed';
 }
 
 /** A rule for the images its scope covers. */
@@ -34,11 +39,37 @@ export interface PolicyRule {
   name: string;
   /** Image name glob: see ./scope.ts. */
   scope: string;
-  /** Always `{signature: true}`: every policy requires a verified ATProto signature. */
-  require: { signature: true };
+  /**
+   * Every policy requires a verified ATProto signature; `signers` (default 1) is how many
+   * distinct trusted DIDs must have signed the image (k-of-n).
+   */
+  require: { signature: true; signers: number };
   /** DIDs trusted by this rule, each declared in the top-level trustedDIDs. */
   trustedDIDs: string[];
   action: PolicyAction;
+}
+
+/**
+ * How the policy treats one registry host (or host glob): a mirror of an origin, ATCR path
+ * layout, and which network rules it may bend. Matched against the canonical host.
+ */
+export interface RegistryRule {
+  /** Canonical host glob (`mirror.corp`, `*.corp:5000`). */
+  host: string;
+  /** This host mirrors `mirrorOf` (a canonical origin host). */
+  mirrorOf?: string;
+  /** Path prefix of the mirror removed to get the origin path (`atcr-proxy/`). */
+  stripPrefix?: string;
+  /** Path prefix added on the origin side after stripping. */
+  addPrefix?: string;
+  /** Where signature referrers are read: the registry itself (default) or the origin. */
+  referrersFrom?: 'self' | 'origin';
+  /** Paths are `<handle-or-did>/<repository>` (ATCR layout), whoever the signer is. */
+  atcr?: boolean;
+  /** The registry (and its token realm) may be on private/loopback addresses. */
+  allowPrivateNetwork?: boolean;
+  /** The registry may be spoken to over plain http (and its token realm be http). */
+  allowHttp?: boolean;
 }
 
 export interface TrustPolicy {
@@ -46,6 +77,8 @@ export interface TrustPolicy {
   defaultAction: DefaultAction;
   trustedDIDs: ReadonlyMap<string, TrustedDid>;
   policies: PolicyRule[];
+  /** Registry rules (mirrors, layouts, network exceptions), in file order; first match wins. */
+  registries: RegistryRule[];
   /** Where the policy came from (a path, or a label such as `<policy>`), for messages. */
   source: string;
   /** sha256 hex of the policy text (policyDigest), so caches can key on the policy. */
@@ -142,10 +175,11 @@ function build(raw: PolicyDocument, source: string, digest: string): TrustPolicy
     version: '1.0',
     defaultAction: raw.defaultAction ?? 'deny',
     trustedDIDs,
+    registries: [],
     policies: raw.policies.map((p) => ({
       name: p.name,
       scope: p.scope,
-      require: { signature: true },
+      require: { signature: true, signers: 1 },
       trustedDIDs: [...p.trustedDIDs],
       action: p.action ?? 'enforce',
     })),

@@ -26,6 +26,11 @@ export interface VerifierSettings {
   handleResolverUrl?: string;
   /** One deadline for a whole verification (every fetch included); none when unset. */
   timeoutMs?: number;
+  /**
+   * The operator's choice (never the artifact's): accept embedded proofs verified with keys
+   * pinned in the policy, for DIDs marked `offline: allowed`. Revocation is then not checked.
+   */
+  offline: boolean;
 }
 
 export const DEFAULT_SETTINGS: VerifierSettings = {
@@ -36,6 +41,7 @@ export const DEFAULT_SETTINGS: VerifierSettings = {
   cacheTtlMs: 300_000,
   allowPrivateNetwork: false,
   atcrRegistries: ['atcr.io'],
+  offline: false,
 };
 
 /** Parameter names accepted from Ratify's `config` (the Verifier CR's spec.parameters). */
