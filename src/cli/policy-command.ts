@@ -1,7 +1,6 @@
 import { VerificationError } from '../errors.js';
 import { locateDid } from '../identity/did.js';
 import { evaluateTrust } from '../policy/evaluate.js';
-import { imageScopeName, scopeMatches } from '../policy/scope.js';
 import { loadTrustPolicy, type PolicyRule, type TrustedDid, type TrustPolicy } from '../policy/trust-policy.js';
 import { EXIT_NOT_VERIFIED, EXIT_VERIFIED } from './exit-codes.js';
 
@@ -104,37 +103,47 @@ export async function policyExplainCommand(file: string, image: string, did: str
   return allowed ? EXIT_VERIFIED : EXIT_NOT_VERIFIED;
 }
 
+/**
+ * Explains the decision `verify` would make: the same evaluateTrust() call, on the same canonical
+ * name (matchingPolicies), with no scope matched here. Only the pinned-key condition is left out,
+ * since it needs the key that verified the commit, and said to remain.
+ */
 export function explainTrust(policy: TrustPolicy, image: string, did: string, signedAt: Date, now: Date): { text: string; allowed: boolean } {
-  const name = imageScopeName(image);
   // Pinned keys are judged against the key that verified the commit, which only `verify` knows:
   // explain the rest of the policy, and say that the key condition remains.
   const pinned = policy.trustedDIDs.get(did)?.keys;
   const judged = pinned ? withoutPinnedKeys(policy, did) : policy;
   const decision = evaluateTrust(judged, { image, did, signedAt, now });
+  const name = decision.image;
   const lines: string[] = [];
   const verdict = decision.allowed ? (decision.audit ? 'WOULD PASS (audit only)' : 'WOULD PASS') : 'WOULD BE REFUSED';
   lines.push(`${verdict}  ${image} signed by ${did} at ${iso(signedAt)}`);
   lines.push(`  image       matched as ${name} (tag and digest are not part of scopes)`);
-  for (const rule of policy.policies) {
-    if (!scopeMatches(rule.scope, name)) {
-      lines.push(`  skip        policy "${rule.name}": scope ${rule.scope} does not cover it`);
+  // Say when the canonical form is not what was typed, so no one wonders which name was judged.
+  const typed = image.replace(/@.*$/, '').replace(/:[^/:]*$/, '');
+  if (name !== '' && typed !== name) lines.push(`              its canonical name (host lower-cased, Docker Hub's aliases and :443 folded, library/ added)`);
+  for (const [i, rule] of judged.policies.entries()) {
+    const result = decision.results.find((r) => r.rule === rule);
+    const original = policy.policies[i]!;
+    if (!result) {
+      lines.push(`  skip        policy "${original.name}": scope ${original.scope} does not cover it`);
       continue;
     }
-    const one = evaluateTrust({ ...judged, policies: [rule] }, { image, did, signedAt, now });
     const mode = rule.action === 'audit' ? ' (audit)' : '';
-    if (one.failures.length === 0) {
-      const as = one.trustedAs ? ` as "${one.trustedAs}"` : '';
+    if (result.failures.length === 0) {
+      const trustedAs = policy.trustedDIDs.get(did)?.name;
+      const as = trustedAs ? ` as "${trustedAs}"` : '';
       lines.push(`  pass        policy "${rule.name}"${mode}: scope ${rule.scope} covers it; ${did} is trusted${as} at that time`);
     } else {
       lines.push(`  ${rule.action === 'audit' ? 'audit-fail' : 'FAIL'.padEnd(10)}  policy "${rule.name}"${mode}: scope ${rule.scope} covers it, but`);
-      for (const f of one.failures) lines.push(`                [${f.code}] ${f.message}`);
+      for (const f of result.failures) lines.push(`                [${f.code}] ${f.message}`);
     }
   }
   if (decision.policies.length === 0) {
     const failure = decision.failures[0];
     lines.push(`  default     no scope covers ${name}: defaultAction ${policy.defaultAction}${failure ? ` [${failure.code}]` : ''}`);
   }
-  const trustedByAMatch = policy.policies.some((rule) => decision.policies.includes(rule.name) && rule.trustedDIDs.includes(did));
+  const trustedByAMatch = decision.results.some((r) => r.rule.trustedDIDs.includes(did));
   if (pinned && decision.allowed && trustedByAMatch) {
     const which = pinned.length === 1 ? 'the key' : `one of the ${pinned.length} keys`;
     lines.push(`  keys        and the commit must be signed with ${which} pinned for ${did} (verify checks it)`);

@@ -5,8 +5,9 @@ import type { PolicyRule, TrustPolicy, TrustedDid } from './trust-policy.js';
 /**
  * Trust evaluation (SPEC section 3 step 8), run after the proof chain has verified:
  *
- * - The image is matched as imageScopeName(image) (tag and digest stripped, Docker Hub names
- *   normalised). Every policy whose scope matches applies, not only the first.
+ * - The image is matched under its canonical name (imageScopeName: canonicalImageName, tag and
+ *   digest stripped), through matchingPolicies(), the one place a reference meets the scopes.
+ *   Every policy whose scope matches applies, not only the first.
  * - A policy passes when all of these hold for the signer's DID:
  *     it is in the policy's trustedDIDs                               else UNTRUSTED_DID
  *     signedAt >= validFrom, and so is the record's claimed creation   else DID_NOT_YET_VALID
@@ -39,8 +40,19 @@ export interface TrustInput {
   now?: Date;
 }
 
+/** One matching policy's verdict on the signer. */
+export interface RuleResult {
+  rule: PolicyRule;
+  /** Its failing checks; empty when it passes. */
+  failures: VerificationError[];
+}
+
 export interface TrustDecision {
   allowed: boolean;
+  /** The canonical image name the scopes were matched against ('' when no reference was known). */
+  image: string;
+  /** Each matching policy with its verdict, in file order (what `policy explain` prints). */
+  results: RuleResult[];
   /** enforce/audit: the strongest matching policy action; default-*: no policy matched. */
   action: 'enforce' | 'audit' | 'default-allow' | 'default-deny';
   /** Names of the policies whose scope matched. */
@@ -58,28 +70,42 @@ export function evaluateTrust(policy: TrustPolicy, input: TrustInput): TrustDeci
   if (Number.isNaN(input.signedAt.getTime()) || Number.isNaN(now.getTime())) {
     throw new VerificationError('INPUT_INVALID', `trust evaluation of ${input.did} needs a valid signing time and clock`);
   }
-  const image = imageScopeName(input.image);
-  const matching = policy.policies.filter((rule) => scopeMatches(rule.scope, image));
+  const { image, rules: matching } = matchingPolicies(policy, input.image);
 
   if (matching.length === 0) return defaultDecision(policy, input.did, image);
 
   const enforceFailures: VerificationError[] = [];
   const auditFailures: VerificationError[] = [];
+  const results: RuleResult[] = [];
   let trustedAs: string | undefined;
   for (const rule of matching) {
     const failures = checkRule(policy, rule, input, image, now);
+    results.push({ rule, failures });
     if (failures.length === 0) trustedAs ??= policy.trustedDIDs.get(input.did)?.name;
     (rule.action === 'audit' ? auditFailures : enforceFailures).push(...failures);
   }
   const allowed = enforceFailures.length === 0;
   return {
     allowed,
+    image,
+    results,
     action: matching.some((rule) => rule.action === 'enforce') ? 'enforce' : 'audit',
     policies: matching.map((rule) => rule.name),
     ...(trustedAs !== undefined ? { trustedAs } : {}),
     failures: [...enforceFailures, ...auditFailures],
     audit: allowed && auditFailures.length > 0,
   };
+}
+
+/**
+ * The policies whose scope covers `reference`, and the canonical name they were matched under.
+ * Every caller that asks "which policies apply to this image" (evaluation, prefetching, explain)
+ * comes here, so a reference is never matched under a second spelling. Throws INPUT_INVALID for
+ * a string that is not an image reference.
+ */
+export function matchingPolicies(policy: TrustPolicy, reference: string): { image: string; rules: PolicyRule[] } {
+  const image = imageScopeName(reference);
+  return { image, rules: policy.policies.filter((rule) => scopeMatches(rule.scope, image)) };
 }
 
 /** The keys pinned for a DID (used for offline verification), or undefined if none are. */
@@ -93,11 +119,11 @@ function defaultDecision(policy: TrustPolicy, did: string, image: string): Trust
     new VerificationError('NO_POLICY', `no policy in trust policy ${policy.source} has a scope covering ${image || '(no image reference)'} (signed by ${did}); defaultAction is ${policy.defaultAction}`);
   switch (policy.defaultAction) {
     case 'allow':
-      return { allowed: true, action: 'default-allow', policies: [], failures: [], audit: false };
+      return { allowed: true, image, results: [], action: 'default-allow', policies: [], failures: [], audit: false };
     case 'audit':
-      return { allowed: true, action: 'audit', policies: [], failures: [noPolicy()], audit: true };
+      return { allowed: true, image, results: [], action: 'audit', policies: [], failures: [noPolicy()], audit: true };
     case 'deny':
-      return { allowed: false, action: 'default-deny', policies: [], failures: [noPolicy()], audit: false };
+      return { allowed: false, image, results: [], action: 'default-deny', policies: [], failures: [noPolicy()], audit: false };
   }
 }
 

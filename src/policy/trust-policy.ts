@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
 import { VerificationError } from '../errors.js';
 import { schemaViolations, type SchemaViolation } from './policy-schema.js';
-import { unmatchableScope } from './scope.js';
+import { scopeProblem } from './scope.js';
 import { pointerOf, positionOf } from './yaml-position.js';
 
 /**
@@ -215,9 +215,11 @@ function semanticViolations(policy: TrustPolicy, raw: PolicyDocument): SchemaVio
     if (first !== undefined) {
       out.push({ pointer: pointerOf(['policies', i, 'name']), key: false, message: `policy name "${rule.name}" is already used by policy ${first}; names must be unique` });
     } else seen.set(rule.name, i);
-    const unmatchable = unmatchableScope(rule.scope);
-    if (unmatchable) {
-      out.push({ pointer: pointerOf(['policies', i, 'scope']), key: false, message: `scope "${rule.scope}" can never match an image: ${unmatchable}` });
+    // Scopes are judged against the canonical image name (canonicalImageName): one that cannot
+    // meet it as written is an error, never fixed silently.
+    const problem = scopeProblem(rule.scope);
+    if (problem) {
+      out.push({ pointer: pointerOf(['policies', i, 'scope']), key: false, message: `scope "${rule.scope}" can never match a canonical image name: ${problem}` });
     }
     for (const [j, did] of rule.trustedDIDs.entries()) {
       if (!policy.trustedDIDs.has(did)) {

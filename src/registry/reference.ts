@@ -1,30 +1,70 @@
 import { VerificationError } from '../errors.js';
 
-/** An image reference split the way Docker and ORAS read one. */
+/**
+ * An image reference split the way Docker and ORAS read one, with its name in canonical form:
+ * `registry` and `repository` are the same for every spelling of one image (see
+ * canonicalRegistryHost), so scopes, the record and ATCR checks, caches and logs all see one name.
+ */
 export interface ImageReference {
-  /** Registry host, with port when one is given: `ghcr.io`, `localhost:5000`. */
+  /** Canonical registry host, with port when one other than 443 is given: `ghcr.io`, `localhost:5000`. */
   registry: string;
-  /** Repository path inside the registry: `library/alpine`, `did:plc:x/app` is not valid, `alice/app` is. */
+  /** Repository path inside the registry: `library/alpine`, `alice/app` (`did:plc:x/app` is not valid). */
   repository: string;
   tag?: string;
   digest?: string;
 }
 
 const DOCKER_HUB = 'docker.io';
+/** Other names of Docker Hub's registry, folded into docker.io (distribution folds index.docker.io). */
+const DOCKER_HUB_ALIASES = new Set(['index.docker.io', 'registry-1.docker.io']);
+/** The https default port: `host:443` and `host` are one registry. */
+const DEFAULT_PORT = '443';
 // Grammar of github.com/distribution/reference, the one Ratify and containerd use.
 const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
 const DIGEST = /^sha256:[a-f0-9]{64}$|^sha512:[a-f0-9]{128}$/;
 const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::[0-9]{1,5})?$/;
+/** A port as one spelling only: 1-65535, no leading zero (`:0443` would be a second name for 443). */
+const PORT = /:(?:[1-9][0-9]{0,4})$/;
 const MAX_REFERENCE = 4096;
 
 function invalid(ref: string, why: string): VerificationError {
   return new VerificationError('INPUT_INVALID', `image reference "${ref.slice(0, 200)}" is invalid: ${why}`);
 }
 
+/** True for one path component of a repository name (distribution's grammar: lower-case, separators inside). */
+export function isRepositoryComponent(part: string): boolean {
+  return COMPONENT.test(part);
+}
+
 /**
- * Parses `[registry/]repository[:tag][@digest]`. A first component with a dot, a colon or named
- * `localhost` is a registry; otherwise the image is on Docker Hub (`library/` for one-part names).
+ * Why `host` is not a valid registry host (`name[:port]`, or `[ipv6][:port]`), or undefined.
+ * Any case is valid here; canonicalRegistryHost lowercases it.
+ */
+export function registryHostProblem(host: string): string | undefined {
+  if (!HOST.test(host)) return `"${host.slice(0, 80)}" is not a valid registry host`;
+  const port = /:([0-9]+)$/.exec(host);
+  if (port && (!PORT.test(host) || Number(port[1]) > 65535)) return `"${host.slice(0, 80)}" has port ${port[1]}, which is not 1-65535 written without leading zeros`;
+  return undefined;
+}
+
+/**
+ * The one spelling of a registry host: lowercased (DNS is case-insensitive), Docker Hub's aliases
+ * (`index.docker.io`, `registry-1.docker.io`) folded into `docker.io`, and the https default port
+ * `:443` dropped (any other port names a different registry and stays). Idempotent.
+ */
+export function canonicalRegistryHost(host: string): string {
+  let canonical = host.toLowerCase();
+  if (canonical.endsWith(`:${DEFAULT_PORT}`)) canonical = canonical.slice(0, -DEFAULT_PORT.length - 1);
+  return DOCKER_HUB_ALIASES.has(canonical) ? DOCKER_HUB : canonical;
+}
+
+/**
+ * Parses `[registry/]repository[:tag][@digest]` into canonical form. A first component with a dot,
+ * a colon, an upper-case letter or named `localhost` is a registry (distribution's rule);
+ * otherwise the image is on Docker Hub. Then the host is made canonical (canonicalRegistryHost) and
+ * a one-component Docker Hub name gains `library/`, as `docker pull nginx` pulls
+ * `docker.io/library/nginx`. Tag and digest are split off.
  */
 export function parseImageReference(ref: string): ImageReference {
   if (typeof ref !== 'string' || ref.length === 0) throw invalid(String(ref), 'it is empty');
@@ -49,11 +89,11 @@ export function parseImageReference(ref: string): ImageReference {
   let registry = DOCKER_HUB;
   const first = parts[0] ?? '';
   if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase())) {
-    registry = first;
     parts.shift();
-    if (!HOST.test(registry)) throw invalid(ref, `"${registry}" is not a valid registry host`);
+    const problem = registryHostProblem(first);
+    if (problem) throw invalid(ref, problem);
+    registry = canonicalRegistryHost(first);
   }
-  if (registry === 'index.docker.io' || registry === 'registry-1.docker.io') registry = DOCKER_HUB;
   if (registry === DOCKER_HUB && parts.length === 1) parts.unshift('library');
   for (const part of parts) {
     if (!COMPONENT.test(part)) throw invalid(ref, `repository component "${part.slice(0, 80)}" must be lower-case letters, digits and separators`);
@@ -61,6 +101,17 @@ export function parseImageReference(ref: string): ImageReference {
   const repository = parts.join('/');
   if (repository.length > 255) throw invalid(ref, 'the repository name is longer than 255 characters');
   return { registry, repository, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
+}
+
+/**
+ * The canonical name of an image, `registry/repository` (no tag, no digest): the one name every
+ * face, scope, record check, cache and log uses for it. A string is parsed first (INPUT_INVALID
+ * when it is not a reference); canonicalImageName(canonicalImageName(x)) === canonicalImageName(x).
+ */
+export function canonicalImageName(ref: string | ImageReference): string {
+  // An object may have been built by hand: it goes through the parser like any spelling.
+  const parsed = parseImageReference(typeof ref === 'string' ? ref : `${ref.registry}/${ref.repository}`);
+  return `${parsed.registry}/${parsed.repository}`;
 }
 
 /** `registry/repository@digest`, or with the tag when there is no digest. */

@@ -1,5 +1,5 @@
 import { VerificationError } from '../errors.js';
-import { parseImageReference } from '../registry/reference.js';
+import { canonicalRegistryHost, parseImageReference } from '../registry/reference.js';
 import { MANIFEST_COLLECTION } from './record-uri.js';
 
 /** The fields of an `io.atcr.manifest` record the proof relies on (lexicon: SPEC section 2). */
@@ -59,7 +59,8 @@ export function checkManifestRecord(value: unknown, expected: RecordExpectations
 
 function checkRepository(repository: string, expected: RecordExpectations): void {
   const ref = parseImageReference(expected.reference!);
-  if (expected.atcrRegistries.includes(ref.registry)) {
+  // ref.registry is canonical (lowercase, no :443): compare configured hosts in that form too.
+  if (expected.atcrRegistries.some((host) => canonicalRegistryHost(host) === ref.registry)) {
     const [identity, ...rest] = ref.repository.split('/');
     const path = rest.join('/');
     const signer = identity === expected.did || (expected.verifiedHandle !== undefined && identity === expected.verifiedHandle);

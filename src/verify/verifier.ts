@@ -7,8 +7,7 @@ import type { AtprotoIdentity } from '../identity/did-document.js';
 import { standardHandleResolver, xrpcHandleResolver, verifyHandle, type HandleResolver, type HandleStatus } from '../identity/handle.js';
 import { resolveDid } from '../identity/resolve-did.js';
 import { TtlCache } from '../identity/ttl-cache.js';
-import { evaluateTrust, pinnedKeys, type TrustDecision } from '../policy/evaluate.js';
-import { imageScopeName, scopeMatches } from '../policy/scope.js';
+import { evaluateTrust, matchingPolicies, pinnedKeys, type TrustDecision } from '../policy/evaluate.js';
 import type { TrustPolicy } from '../policy/trust-policy.js';
 import { fetchRecordProof } from './fetch-record-proof.js';
 import { checkManifestRecord, type ManifestRecord } from './manifest-record.js';
@@ -129,10 +128,14 @@ export class Verifier {
     const policy = this.deps.policy;
     // A resolution that settles before verify() asks is handed over by the DID cache: without one, prefetching would fetch twice.
     if (!policy || !this.settings.cacheEnabled) return;
-    const image = imageScopeName(reference);
+    let rules;
+    try {
+      rules = matchingPolicies(policy, reference).rules;
+    } catch {
+      return; // not a reference: verify() refuses it with its own message
+    }
     const dids = new Set<string>();
-    for (const rule of policy.policies) {
-      if (!scopeMatches(rule.scope, image)) continue;
+    for (const rule of rules) {
       for (const did of rule.trustedDIDs) if (!policy.trustedDIDs.get(did)?.keys?.length) dids.add(did);
     }
     if (dids.size === 0 || dids.size > MAX_PREFETCHED_DIDS) return;
