@@ -93,6 +93,11 @@ export function parseImageReference(ref: string): ImageReference {
     const problem = registryHostProblem(first);
     if (problem) throw invalid(ref, problem);
     registry = canonicalRegistryHost(first);
+    // `MyReg/app` is a host only for its upper case: lower-cased, it would read as the Docker
+    // Hub user `myreg`, so the canonical form would name another image. Refuse the ambiguity.
+    if (!(registry.includes('.') || registry.includes(':') || registry === 'localhost')) {
+      throw invalid(ref, `"${first}" would be a registry only because of its upper case; a registry host has a "." or a port or is localhost`);
+    }
   }
   if (registry === DOCKER_HUB && parts.length === 1) parts.unshift('library');
   for (const part of parts) {

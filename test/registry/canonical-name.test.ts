@@ -72,6 +72,7 @@ describe('canonicalImageName: every spelling of an image has one name', () => {
     ['gh_cr.io/a', 'an underscore in a host'],
     [' nginx', 'leading space'],
     ['atcr.io/did:plc:abc/app', 'a DID is no path component'],
+    ['MyReg/app', 'a host only by its upper case: lower-cased it would be the Docker Hub user myreg (found by the idempotence property)'],
   ];
   it.each(refused)('refuses %j (%s)', (spelling) => {
     expect(codeOf(() => canonicalImageName(spelling))).toBe('INPUT_INVALID');
