@@ -1,4 +1,5 @@
 import { VerificationError } from '../errors.js';
+import { canonicalKeyOrSelf } from './pinned-keys.js';
 import { imageScopeName, scopeMatches } from './scope.js';
 import type { PolicyRule, TrustPolicy, TrustedDid } from './trust-policy.js';
 
@@ -35,7 +36,7 @@ export interface TrustInput {
    * trusted even if a later commit re-signed it.
    */
   createdAt?: Date;
-  /** Multibase of the key that verified the commit signature. */
+  /** Multibase of the key that verified the commit signature (any Multikey form; compared canonically). */
   signingKey?: string;
   now?: Date;
 }
@@ -154,7 +155,9 @@ function checkRule(policy: TrustPolicy, rule: PolicyRule, input: TrustInput, ima
       new VerificationError('DID_EXPIRED', `trust in ${who} ended at ${trusted.expiresAt.toISOString()} (now ${now.toISOString()}; signed at ${signed}) (${where})`),
     );
   }
-  if (trusted.keys && trusted.keys.length > 0 && !(input.signingKey !== undefined && trusted.keys.includes(input.signingKey))) {
+  // Pinned keys are canonical (parsed at load); the reported key is put in the same form.
+  const signingKey = input.signingKey === undefined ? undefined : canonicalKeyOrSelf(input.signingKey);
+  if (trusted.keys && trusted.keys.length > 0 && !(signingKey !== undefined && trusted.keys.includes(signingKey))) {
     failures.push(
       new VerificationError(
         'KEY_NOT_PINNED',

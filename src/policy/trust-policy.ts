@@ -3,6 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
 import { VerificationError } from '../errors.js';
 import { schemaViolations, type SchemaViolation } from './policy-schema.js';
+import { canonicalPinnedKey } from './pinned-keys.js';
 import { scopeProblem } from './scope.js';
 import { pointerOf, positionOf } from './yaml-position.js';
 
@@ -25,7 +26,10 @@ export interface TrustedDid {
   validFrom?: Date;
   /** Signatures at or after this are not trusted, and nothing is admitted after it. */
   expiresAt?: Date;
-  /** Pinned atproto signing keys (multibase Multikey): the commit must verify with one. */
+  /**
+   * Pinned atproto signing keys, in canonical Multikey form (compressed point; see
+   * ./pinned-keys.ts): the commit must verify with one.
+   */
   keys?: string[];
   /**
    * `allowed`: the operator accepts an embedded (offline) proof for this DID when verification
@@ -168,7 +172,12 @@ function build(raw: PolicyDocument, source: string, digest: string): TrustPolicy
     if (entry.name !== undefined) trusted.name = entry.name;
     if (typeof entry.validFrom === 'string') trusted.validFrom = new Date(entry.validFrom);
     if (typeof entry.expiresAt === 'string') trusted.expiresAt = new Date(entry.expiresAt);
-    if (entry.keys) trusted.keys = [...entry.keys];
+    // Canonical form, so they compare equal to the key the verifier reports; a key that does not
+    // parse is kept as written only until semanticViolations refuses the policy.
+    if (entry.keys) trusted.keys = entry.keys.map((text) => {
+      const parsed = canonicalPinnedKey(text);
+      return 'key' in parsed ? parsed.key : text;
+    });
     trustedDIDs.set(did, trusted);
   }
   return {
@@ -199,6 +208,7 @@ function semanticViolations(policy: TrustPolicy, raw: PolicyDocument): SchemaVio
       }
     }
     const trusted = policy.trustedDIDs.get(did)!;
+    out.push(...pinnedKeyViolations(did, entry.keys ?? []));
     const from = trusted.validFrom?.getTime();
     const until = trusted.expiresAt?.getTime();
     if (from !== undefined && until !== undefined && !Number.isNaN(from) && !Number.isNaN(until) && !(from < until)) {
@@ -230,6 +240,24 @@ function semanticViolations(policy: TrustPolicy, raw: PolicyDocument): SchemaVio
         });
       }
     }
+  }
+  return out;
+}
+
+/** Pinned keys that are no atproto key, or the same key twice in two spellings. */
+function pinnedKeyViolations(did: string, keys: string[]): SchemaViolation[] {
+  const out: SchemaViolation[] = [];
+  const seen = new Map<string, number>();
+  for (const [j, text] of keys.entries()) {
+    const pointer = pointerOf(['trustedDIDs', did, 'keys', j]);
+    const parsed = canonicalPinnedKey(text);
+    if ('problem' in parsed) {
+      out.push({ pointer, key: false, message: `pinned key ${parsed.problem}` });
+      continue;
+    }
+    const first = seen.get(parsed.key);
+    if (first !== undefined) out.push({ pointer, key: false, message: `pinned key ${text} is key ${first} again, in another form (${parsed.key})` });
+    else seen.set(parsed.key, j);
   }
   return out;
 }
