@@ -1,5 +1,7 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import schema from '../../schemas/trust-policy.schema.json' with { type: 'json' };
+import type { ErrorObject } from 'ajv';
+// Compiled from schemas/trust-policy.schema.json at build time (scripts/compile-schemas.mjs):
+// no schema compilation at run time, which cost the plugin most of a policy parse.
+import { validate } from './trust-policy-validator.generated.js';
 import { pointerOf, pointerSegments } from './yaml-position.js';
 
 /** One schema violation: where (JSON pointer; `key` when the map key itself is at fault) and what. */
@@ -9,18 +11,8 @@ export interface SchemaViolation {
   message: string;
 }
 
-let validator: ValidateFunction | undefined;
-
-function compiled(): ValidateFunction {
-  // strict: a mistake in the schema itself fails at compile time; verbose: errors carry their
-  // schema, whose description is the human message; allErrors: report every typo at once.
-  validator ??= new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true }).compile(schema);
-  return validator;
-}
-
 /** Checks a parsed policy document against schemas/trust-policy.schema.json. */
 export function schemaViolations(value: unknown): SchemaViolation[] {
-  const validate = compiled();
   if (validate(value)) return [];
   const out: SchemaViolation[] = [];
   for (const error of validate.errors ?? []) {

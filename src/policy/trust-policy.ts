@@ -3,6 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
 import { VerificationError } from '../errors.js';
 import { schemaViolations, type SchemaViolation } from './policy-schema.js';
+import { VERIFIER_VERSION } from '../version.js';
 import { canonicalPinnedKey } from './pinned-keys.js';
 import { scopeProblem } from './scope.js';
 import { pointerOf, positionOf } from './yaml-position.js';
@@ -121,6 +122,11 @@ export async function loadTrustPolicy(path: string): Promise<TrustPolicy> {
  * all throw POLICY_INVALID with `source:line:col`, the JSON pointer and what is wrong.
  */
 export function parseTrustPolicy(text: string, source = '<policy>'): TrustPolicy {
+  return parseTrustPolicyWithDocument(text, source).policy;
+}
+
+/** parseTrustPolicy, also returning the YAML document as plain data (what the cache stores). */
+function parseTrustPolicyWithDocument(text: string, source: string): { policy: TrustPolicy; document: unknown } {
   if (text.length > MAX_POLICY_BYTES) {
     throw new VerificationError('POLICY_INVALID', `trust policy ${source} is ${text.length} characters, above the ${MAX_POLICY_BYTES} cap`);
   }
@@ -148,13 +154,79 @@ export function parseTrustPolicy(text: string, source = '<policy>'): TrustPolicy
     const more = located.length > shown.length ? `; and ${located.length - shown.length} more` : '';
     throw new VerificationError('POLICY_INVALID', `trust policy ${shown.join('; ')}${more}`);
   };
+  return { policy: policyFromDocument(raw, source, policyDigest(text), report), document: raw };
+}
 
+/**
+ * Every check and the building of a TrustPolicy from the YAML document as plain data: the one
+ * path from data to policy, for a fresh parse and for a cached document alike.
+ */
+function policyFromDocument(raw: unknown, source: string, digest: string, report: (violations: SchemaViolation[]) => never): TrustPolicy {
   const violations = schemaViolations(raw);
   if (violations.length > 0) report(violations);
-  const policy = build(raw as PolicyDocument, source, policyDigest(text));
+  const policy = build(raw as PolicyDocument, source, digest);
   const semantic = semanticViolations(policy, raw as PolicyDocument);
   if (semantic.length > 0) report(semantic);
   return policy;
+}
+
+/**
+ * The trust policy's cache entry (for the plugin, which starts a process per signature and would
+ * otherwise parse the YAML every time). It holds the author's document as plain data, never a
+ * built policy: reading it back runs the schema, build() and every semantic check again, exactly
+ * as a fresh parse does, so a cached policy decides as a fresh one and gains every new field and
+ * check for free. It is bound to the policy text (its sha256, compared with the text read now)
+ * and to the verifier version (an upgraded parser never reads an older one's entry).
+ */
+export interface PolicyCacheEntry {
+  format: 'trust-policy-document';
+  verifierVersion: string;
+  /** sha256 hex of the policy text the document was parsed from. */
+  digest: string;
+  document: unknown;
+}
+
+/** The cache key for a policy text: its digest and the verifier version. */
+export function policyCacheKey(text: string): string {
+  return `${VERIFIER_VERSION}\n${policyDigest(text)}`;
+}
+
+/** Parses `text` (as parseTrustPolicy) and returns the cache entry to store beside the policy. */
+export function parseTrustPolicyForCache(text: string, source = '<policy>'): { policy: TrustPolicy; entry?: PolicyCacheEntry } {
+  const { policy, document } = parseTrustPolicyWithDocument(text, source);
+  // Only a document JSON carries unchanged is cached (YAML's .inf or .nan would come back as null).
+  if (!isJsonData(document)) return { policy };
+  return { policy, entry: { format: 'trust-policy-document', verifierVersion: VERIFIER_VERSION, digest: policy.digest, document } };
+}
+
+function isJsonData(value: unknown, depth = 0): boolean {
+  if (depth > 64) return false;
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+  if (typeof value === 'number') return Number.isFinite(value) && !Object.is(value, -0);
+  if (Array.isArray(value)) return value.every((v) => isJsonData(v, depth + 1));
+  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.entries(value as object).every(([k, v]) => k !== '__proto__' && isJsonData(v, depth + 1));
+  }
+  return false;
+}
+
+/**
+ * The policy of a cache entry, if the entry was made from exactly `text` by this verifier version
+ * and its document still passes every check; otherwise undefined (the caller parses the text,
+ * which reports any error with its line and column).
+ */
+export function trustPolicyFromCache(entry: unknown, text: string, source = '<policy>'): TrustPolicy | undefined {
+  const e = entry as Partial<PolicyCacheEntry> | null | undefined;
+  if (!e || typeof e !== 'object' || e.format !== 'trust-policy-document' || e.verifierVersion !== VERIFIER_VERSION) return undefined;
+  const digest = policyDigest(text);
+  if (e.digest !== digest || !('document' in e)) return undefined;
+  try {
+    return policyFromDocument(e.document, source, digest, () => {
+      throw new Error('cached policy document fails its checks');
+    });
+  } catch {
+    return undefined;
+  }
 }
 
 /** The document's shape once the schema has passed. */

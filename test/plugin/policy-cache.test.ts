@@ -1,27 +1,37 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { p256 } from '@noble/curves/nist.js';
+import { base58btc } from 'multiformats/bases/base58';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTrustPolicyCached } from '../../plugin/policy-cache.js';
-import { parseTrustPolicy } from '../../src/policy/trust-policy.js';
+import { evaluateTrust } from '../../src/policy/evaluate.js';
+import { parseTrustPolicy, type TrustPolicy } from '../../src/policy/trust-policy.js';
 
-// The plugin's parsed-policy cache: the same policy as a fresh parse, keyed by the policy text, and
-// never trusted beyond its exact shape.
+// The plugin's policy cache (issues 17 and 20): it holds the policy module's entry, the author's
+// document as plain data bound to the text's sha256 and the verifier version, never a built
+// policy. A policy read through it is the policy a fresh parse gives, field for field, whatever
+// fields TrustPolicy has (the comparison is generic, so new fields are covered without edits).
 
+// A legacy (uncompressed, no multicodec) P-256 key: the cache must keep the canonical form too.
+const LEGACY_KEY = base58btc.encode(p256.getPublicKey(new Uint8Array(32).fill(4), false));
 const POLICY = `version: "1.0"
-defaultAction: deny
+defaultAction: audit
 trustedDIDs:
   did:plc:aaaaaaaaaaaaaaaaaaaaaaaa: {name: "Alice (DevOps)", validFrom: "2024-01-01T00:00:00+02:00", expiresAt: null}
-  did:plc:bbbbbbbbbbbbbbbbbbbbbbbb: {name: "Bob", validFrom: "2024-06-01T00:00:00Z", expiresAt: "2030-12-31T23:59:59Z", keys: ["zQ3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYBme"]}
+  did:plc:bbbbbbbbbbbbbbbbbbbbbbbb: {name: "Bob", validFrom: "2024-06-01T00:00:00Z", expiresAt: "2030-12-31T23:59:59Z", keys: ["zQ3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYBme", "${LEGACY_KEY}"]}
+  did:web:ci.example.com: {}
 policies:
   - name: production
     scope: "atcr.io/*/prod-*"
+    require: {signature: true}
     trustedDIDs: [did:plc:aaaaaaaaaaaaaaaaaaaaaaaa, did:plc:bbbbbbbbbbbbbbbbbbbbbbbb]
     action: enforce
   - name: staging
     scope: "atcr.io/**"
     trustedDIDs: [did:plc:bbbbbbbbbbbbbbbbbbbbbbbb]
     action: audit
+  - {name: hub, scope: "docker.io/library/nginx", trustedDIDs: [did:web:ci.example.com]}
 `;
 
 let dir: string;
@@ -43,7 +53,7 @@ function entries(): string[] {
   }
 }
 
-function rewriteEntry(edit: (value: Record<string, unknown>) => void): void {
+function rewriteEntry(edit: (value: Record<string, any>) => void): void {
   const [file] = entries();
   const path = join(cacheDir, 'policy', file!);
   const entry = JSON.parse(readFileSync(path, 'utf8')) as { value: Record<string, unknown> };
@@ -51,49 +61,75 @@ function rewriteEntry(edit: (value: Record<string, unknown>) => void): void {
   writeFileSync(path, JSON.stringify(entry));
 }
 
+/** A miss (parse and store), then a hit (decode the entry): both must equal a fresh parse. */
+async function throughTheCache(text: string): Promise<{ miss: TrustPolicy; hit: TrustPolicy; fresh: TrustPolicy }> {
+  rmSync(cacheDir, { recursive: true, force: true });
+  writeFileSync(policyPath, text);
+  const miss = await loadTrustPolicyCached(policyPath, cacheDir);
+  expect(entries()).toHaveLength(1);
+  const hit = await loadTrustPolicyCached(policyPath, cacheDir);
+  return { miss, hit, fresh: parseTrustPolicy(text, policyPath) };
+}
+
 describe('plugin trust policy cache', () => {
-  it('parses on a miss, then answers from the cache with the same policy', async () => {
-    rmSync(cacheDir, { recursive: true, force: true });
-    writeFileSync(policyPath, POLICY);
-    const expected = parseTrustPolicy(POLICY, policyPath);
-    expect(await loadTrustPolicyCached(policyPath, cacheDir)).toEqual(expected);
-    expect(entries()).toHaveLength(1);
-    expect(await loadTrustPolicyCached(policyPath, cacheDir)).toEqual(expected);
+  it.each([
+    ['a policy using every field', POLICY],
+    ['examples/trust-policy.yaml', readFileSync('examples/trust-policy.yaml', 'utf8')],
+  ])('%s read through the cache is, field for field, the policy a fresh parse gives', async (_, text) => {
+    const { miss, hit, fresh } = await throughTheCache(text);
+    // Generic: every field of TrustPolicy, present and future (registries, require.signers, offline...).
+    expect(miss).toEqual(fresh);
+    expect(hit).toEqual(fresh);
+    expect(hit).not.toBe(miss);
   });
 
-  it('reads the cached entry instead of parsing again', async () => {
+  it('decides as a fresh parse on a table of images and signers', async () => {
+    const { hit, fresh } = await throughTheCache(POLICY);
+    const now = new Date('2026-01-01T00:00:00Z');
+    for (const image of ['atcr.io/alice.example/prod-api', 'ATCR.io/x/y', 'nginx:1.25', 'ghcr.io/other/app']) {
+      for (const did of ['did:plc:aaaaaaaaaaaaaaaaaaaaaaaa', 'did:plc:bbbbbbbbbbbbbbbbbbbbbbbb', 'did:web:ci.example.com', 'did:plc:eeeeeeeeeeeeeeeeeeeeeeee']) {
+        const input = { image, did, signedAt: new Date('2025-01-01T00:00:00Z'), signingKey: LEGACY_KEY, now };
+        expect(evaluateTrust(hit, input)).toEqual(evaluateTrust(fresh, input));
+      }
+    }
+  });
+
+  it('decodes a hit from the entry, through the same checks as a fresh parse', async () => {
+    await throughTheCache(POLICY);
     rewriteEntry((value) => {
-      (value.trustedDIDs as { name?: string }[])[0]!.name = 'from the cache';
+      value.document.trustedDIDs['did:plc:aaaaaaaaaaaaaaaaaaaaaaaa'].name = 'from the cache';
     });
     const policy = await loadTrustPolicyCached(policyPath, cacheDir);
     expect(policy.trustedDIDs.get('did:plc:aaaaaaaaaaaaaaaaaaaaaaaa')?.name).toBe('from the cache');
   });
 
   it('never answers an edited policy with the old entry', async () => {
-    writeFileSync(policyPath, POLICY.replace('action: audit', 'action: enforce'));
+    await throughTheCache(POLICY);
+    const edited = POLICY.replace('action: audit', 'action: enforce');
+    writeFileSync(policyPath, edited);
     const policy = await loadTrustPolicyCached(policyPath, cacheDir);
-    expect(policy.policies[1]!.action).toBe('enforce');
-    expect(policy.trustedDIDs.get('did:plc:aaaaaaaaaaaaaaaaaaaaaaaa')?.name).toBe('Alice (DevOps)');
+    expect(policy).toEqual(parseTrustPolicy(edited, policyPath));
     expect(entries()).toHaveLength(2);
   });
 
-  it('ignores an entry of the wrong shape and parses again', async () => {
-    rmSync(cacheDir, { recursive: true, force: true });
-    writeFileSync(policyPath, POLICY);
-    await loadTrustPolicyCached(policyPath, cacheDir);
-    const expected = parseTrustPolicy(POLICY, policyPath);
-    const corruptions: ((v: Record<string, unknown>) => void)[] = [
-      (v) => (v.defaultAction = 'allow-everything'),
-      (v) => ((v.policies as { action: string }[])[0]!.action = 'maybe'),
-      (v) => ((v.policies as { trustedDIDs: string[] }[])[0]!.trustedDIDs.push('did:plc:cccccccccccccccccccccccc')),
-      (v) => ((v.trustedDIDs as { validFrom?: string }[])[0]!.validFrom = 'not a date'),
-      (v) => (v.format = 0),
+  it('ignores an entry bound to another text or version, or one whose document fails any check, and parses again', async () => {
+    const fresh = parseTrustPolicy(POLICY, policyPath);
+    const corruptions: ((v: Record<string, any>) => void)[] = [
+      (v) => (v.digest = '0'.repeat(64)), // made from another text
+      (v) => (v.verifierVersion = '0.0.1-old'), // made by another parser
+      (v) => (v.format = 'parsed-policy'),
+      (v) => delete v.document,
+      (v) => (v.document.defaultAction = 'allow-everything'), // schema
+      (v) => (v.document.policies[0].action = 'maybe'), // schema
+      (v) => (v.document.policies[0].scope = 'docker.io/nginx'), // canonical scope check
+      (v) => v.document.policies[0].trustedDIDs.push('did:plc:cccccccccccccccccccccccc'), // undeclared DID
+      (v) => (v.document.trustedDIDs['did:plc:bbbbbbbbbbbbbbbbbbbbbbbb'].keys = ['zQ3shNotAKeyAtAll111111111111111111111111111']), // pinned key
+      (v) => (v.document.trustedDIDs['did:plc:aaaaaaaaaaaaaaaaaaaaaaaa'].validFrom = '2024-02-30T00:00:00Z'), // calendar
     ];
     for (const corrupt of corruptions) {
-      rmSync(cacheDir, { recursive: true, force: true });
-      await loadTrustPolicyCached(policyPath, cacheDir);
+      await throughTheCache(POLICY);
       rewriteEntry(corrupt);
-      expect(await loadTrustPolicyCached(policyPath, cacheDir)).toEqual(expected);
+      expect(await loadTrustPolicyCached(policyPath, cacheDir)).toEqual(fresh);
     }
   });
 
