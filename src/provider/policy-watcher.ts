@@ -1,7 +1,9 @@
-import { watch, type FSWatcher } from 'node:fs';
+import { watch, type BigIntStats, type FSWatcher } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { asVerificationError } from '../errors.js';
-import { loadTrustPolicy, type TrustPolicy } from '../policy/trust-policy.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { asVerificationError, VerificationError } from '../errors.js';
+import { MAX_POLICY_BYTES, parseTrustPolicy, type TrustPolicy } from '../policy/trust-policy.js';
 import type { Logger } from './log.js';
 import type { ProviderMetrics } from './metrics.js';
 
@@ -11,6 +13,12 @@ import type { ProviderMetrics } from './metrics.js';
  * (network filesystems, some container runtimes), so the file is also polled. A new file that
  * does not parse or validate is refused: the policy in use stays, the reason is logged and shown
  * by /ready, and `atproto_verifier_policy_valid` drops to 0 until the file is fixed.
+ *
+ * A file written in place (an editor, `cp`) can be caught half-written, and a truncated policy
+ * may still parse, with fewer rules (issue 20, item 3). So the file is read once, whole, only when
+ * it has been quiet for SETTLE_MS, and its identity, size, mtime and ctime must be the same before
+ * the read, through it and after it; otherwise nothing is decided and it is read again later.
+ * Start-up reads it the same way, and every accepted text passes parseTrustPolicy's checks.
  */
 
 export interface PolicyStatus {
@@ -34,6 +42,10 @@ export interface PolicyWatcherOptions {
 
 /** Editors and ConfigMap updates fire several events per change: wait for them to settle. */
 const DEBOUNCE_MS = 100;
+/** A file changed less than this long ago may still be being written (a writer pausing between chunks). */
+export const SETTLE_MS = 200;
+/** How long one reload waits for a file that keeps changing before it gives up until the next one. */
+const MAX_SETTLE_WAIT_MS = 5_000;
 
 export class PolicyWatcher {
   private current: TrustPolicy | undefined;
@@ -112,7 +124,13 @@ export class PolicyWatcher {
     const { log, metrics } = this.opts;
     let policy: TrustPolicy;
     try {
-      policy = await loadTrustPolicy(this.path);
+      const read = await readSettledFile(this.path, () => this.closed);
+      if (read.kind === 'unsettled') {
+        // Not a verdict on the policy: the file is still being written. Decide nothing now.
+        log.warn('trust policy file keeps changing; not read this time', { path: this.path, reason: read.why });
+        return;
+      }
+      policy = parseTrustPolicy(read.text, this.path);
     } catch (err) {
       const reason = asVerificationError(err).message;
       if (reason !== this.lastError) {
@@ -144,4 +162,73 @@ export class PolicyWatcher {
     });
     this.opts.onPolicy?.(policy);
   }
+}
+
+type SettledRead = { kind: 'text'; text: string } | { kind: 'unsettled'; why: string };
+
+/**
+ * The whole text of `path` from one read during which it did not change, taken once the file has
+ * been quiet for SETTLE_MS (by its mtime, or, for an mtime in the future or too coarse, by seeing
+ * it unchanged for that long). Missing, oversized or non-regular files throw POLICY_INVALID as
+ * loadTrustPolicy does. `closed` stops the wait when the watcher closes.
+ */
+export async function readSettledFile(path: string, closed: () => boolean = () => false): Promise<SettledRead> {
+  const started = Date.now();
+  let unchangedSince: { stats: BigIntStats; at: number } | undefined;
+  let why = 'no read yet';
+  while (!closed() && Date.now() - started <= MAX_SETTLE_WAIT_MS) {
+    const before = await statPolicy(path);
+    const now = Date.now();
+    if (!unchangedSince || !sameFile(unchangedSince.stats, before)) unchangedSince = { stats: before, at: now };
+    const age = now - Number(before.mtimeMs);
+    const quiet = age >= SETTLE_MS || now - unchangedSince.at >= SETTLE_MS;
+    if (quiet) {
+      const read = await readOnce(path, before);
+      if (read !== undefined) return { kind: 'text', text: read };
+      why = 'it changed while it was read';
+    } else {
+      why = `it was written ${Math.max(0, Math.round(age))} ms ago`;
+    }
+    await sleep(SETTLE_MS / 4);
+  }
+  return { kind: 'unsettled', why };
+}
+
+/** One read of the file through a single handle; undefined if anything about it changed meanwhile. */
+async function readOnce(path: string, before: BigIntStats): Promise<string | undefined> {
+  const handle = await open(path, 'r');
+  let bytes: Buffer;
+  let opened: BigIntStats;
+  let read: BigIntStats;
+  try {
+    opened = await handle.stat({ bigint: true });
+    bytes = await handle.readFile();
+    read = await handle.stat({ bigint: true });
+  } finally {
+    await handle.close();
+  }
+  const after = await statPolicy(path);
+  const stable = sameFile(before, opened) && sameFile(opened, read) && sameFile(read, after) && BigInt(bytes.length) === after.size;
+  return stable ? bytes.toString('utf8') : undefined;
+}
+
+async function statPolicy(path: string): Promise<BigIntStats> {
+  let info: BigIntStats;
+  try {
+    info = await stat(path, { bigint: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'does not exist' : `cannot be read (${err instanceof Error ? err.message : String(err)})`;
+    throw new VerificationError('POLICY_INVALID', `trust policy file ${path} ${why}`, { cause: err });
+  }
+  if (!info.isFile()) throw new VerificationError('POLICY_INVALID', `trust policy ${path} is not a regular file`);
+  if (info.size > BigInt(MAX_POLICY_BYTES)) {
+    throw new VerificationError('POLICY_INVALID', `trust policy ${path} is ${info.size} bytes, above the ${MAX_POLICY_BYTES} byte cap`);
+  }
+  return info;
+}
+
+/** The same file (device and inode: a ConfigMap swap or a rename is another file), unchanged. */
+function sameFile(a: BigIntStats, b: BigIntStats): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 }

@@ -1,4 +1,7 @@
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { policyDigest } from '../../src/policy/trust-policy.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -94,4 +97,34 @@ describe('PolicyWatcher', () => {
     await eventually(() => loaded.length === 1, 'polling to find the file');
     expect(watcher.status.loaded).toBe(true);
   });
+
+  it('never decides with a torn read: a policy written in place in small chunks is installed whole or not at all', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'policy-watch-'));
+    const path = join(dir, 'trust-policy.yaml');
+    const did = 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa';
+    const old = `version: "1.0"\ndefaultAction: deny\ntrustedDIDs:\n  ${did}: {name: A}\npolicies:\n  - {name: all, scope: "**", trustedDIDs: [${did}]}\n`;
+    // Every line boundary of this file is a valid policy with fewer rules and defaultAction
+    // allow: exactly what a torn read of an in-place write would install (issue 20, item 3).
+    const lines = ['version: "1.0"\n', 'defaultAction: allow\n', 'trustedDIDs:\n', `  ${did}: {name: A}\n`, 'policies: []\n'];
+    const rules = Array.from({ length: 12 }, (_, i) => `  - {name: p${i}, scope: "ghcr.io/team${i}/**", trustedDIDs: [${did}]}\n`);
+    const next = [...lines.slice(0, 4), 'policies:\n', ...rules].join('');
+    writeFileSync(path, old);
+    const { watcher, lines: logs, loaded } = start(path, 15);
+    await watcher.start();
+    expect(loaded).toEqual([policyDigest(old)]);
+
+    // An in-place writer (like cp or an editor without rename): truncate, then a line at a time.
+    const file = await open(path, 'w');
+    for (const chunk of [...lines.slice(0, 4), 'policies:\n', ...rules]) {
+      await file.write(chunk);
+      await file.datasync();
+      await sleep(40);
+    }
+    await file.close();
+    await eventually(() => loaded.at(-1) === policyDigest(next), 'the finished file to load');
+    expect(loaded).toEqual([policyDigest(old), policyDigest(next)]);
+    expect(watcher.policy?.policies).toHaveLength(12);
+    // Half-written states are not reported as invalid policies either: they were never judged.
+    expect(logs.filter((l) => l.level === 'error')).toEqual([]);
+  }, 20_000);
 });
