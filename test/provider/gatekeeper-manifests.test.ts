@@ -311,3 +311,78 @@ describe('cert-manager.yaml', () => {
     expect(readFileSync('gatekeeper/cert-manager.yaml', 'utf8')).toContain(`get secret ${ca.spec.secretName} -o jsonpath='{.data.ca\\.crt}'`);
   });
 });
+
+describe('mutation.yaml (Assign mutators pinning images to the verified digest)', () => {
+  const assigns = readYamlDocuments('gatekeeper/mutation.yaml');
+  const mutateProvider = providers.find((p) => p.metadata.name === 'atproto-verifier-mutate')!;
+  const ASSIGN_CRD = `${CRDS}/assign-customresourcedefinition.yaml`;
+  const podSpecPath: Record<string, string> = {
+    Pod: 'spec',
+    Deployment: 'spec.template.spec',
+    StatefulSet: 'spec.template.spec',
+    DaemonSet: 'spec.template.spec',
+    Job: 'spec.template.spec',
+    CronJob: 'spec.jobTemplate.spec.template.spec',
+  };
+
+  it('are Assigns valid under Gatekeeper\'s mutation CRD (v3.23.0, every served version), with nothing pruned', () => {
+    expect(assigns.length).toBe(9);
+    for (const a of assigns) {
+      expect(a).toMatchObject({ apiVersion: 'mutations.gatekeeper.sh/v1', kind: 'Assign' });
+      for (const version of ['v1', 'v1beta1']) {
+        expect(checkAgainstCrd(a, crdSchema(ASSIGN_CRD, version)), `${a.metadata.name} ${version}`).toEqual({ errors: [], pruned: [] });
+      }
+      expect(a.metadata.name.length).toBeLessThanOrEqual(63);
+    }
+  });
+
+  it('would see a wrong failure policy or an unknown field (the check is live)', () => {
+    const bad = structuredClone(assigns[0]!);
+    bad.spec.parameters.assign.externalData.failurePolicy = 'Deny';
+    bad.spec.parameters.assign.externalData.timeout = 3;
+    const check = checkAgainstCrd(bad, crdSchema(ASSIGN_CRD, 'v1'));
+    expect(check.errors.join()).toMatch(/failurePolicy must be equal to one of the allowed values/);
+    expect(check.pruned).toEqual(['/spec/parameters/assign/externalData/timeout']);
+  });
+
+  it('ask the /mutate Provider for the value at the image location, and fail closed explicitly', () => {
+    for (const a of assigns) {
+      expect(a.spec.parameters.assign).toEqual({ externalData: { provider: mutateProvider.metadata.name, dataSource: 'ValueAtLocation', failurePolicy: 'Fail' } });
+    }
+    const url = new URL(mutateProvider.spec.url);
+    expect(url.pathname).toBe('/mutate');
+    expect(url.origin).toBe(new URL(provider.spec.url).origin);
+    expect(mutateProvider.spec.caBundle).toBe(provider.spec.caBundle);
+    expect(readFileSync('gatekeeper/mutation.yaml', 'utf8')).toMatch(/failurePolicy: Fail, on purpose/);
+  });
+
+  it('cover containers, initContainers and ephemeralContainers of every kind the constraint matches, where that kind keeps its Pod spec', () => {
+    const wanted = constraint.spec.match.kinds.flatMap((k: { apiGroups: string[]; kinds: string[] }) =>
+      k.kinds.flatMap((kind) => ['containers', 'initContainers', 'ephemeralContainers'].map((list) => `${k.apiGroups[0]}/${kind} ${podSpecPath[kind]}.${list}[name:*].image`)),
+    );
+    const have = assigns.flatMap((a) =>
+      a.spec.applyTo.flatMap((t: { groups: string[]; kinds: string[]; versions: string[] }) => {
+        expect(t.versions).toEqual(['v1']);
+        return t.kinds.map((kind) => `${t.groups[0]}/${kind} ${a.spec.location}`);
+      }),
+    );
+    expect(have.sort()).toEqual(wanted.sort());
+    for (const a of assigns) {
+      // match.kinds names the same kinds as applyTo: nothing else is touched.
+      const m = a.spec.match.kinds.flatMap((k: { apiGroups: string[]; kinds: string[] }) => k.kinds.map((kind) => `${k.apiGroups[0]}/${kind}`));
+      const t = a.spec.applyTo.flatMap((k: { groups: string[]; kinds: string[] }) => k.kinds.map((kind) => `${k.groups[0]}/${kind}`));
+      expect(m.sort()).toEqual(t.sort());
+      expect(a.spec.match.scope).toBe('Namespaced');
+    }
+  });
+
+  it('skip the same namespaces as the constraint, so an exempt Pod is neither checked nor refused by mutation', () => {
+    for (const a of assigns) expect(a.spec.match.excludedNamespaces).toEqual(constraint.spec.parameters.exemptNamespaces);
+  });
+
+  it('the constraint admits what they write: a digest key goes to the same Provider as any image', () => {
+    // The template sends every image string as it is; a pinned one is verified at its digest
+    // and answered from the result cache (test/provider/mutate.e2e.test.ts).
+    expect(rego).toContain('external_data({"provider": provider, "keys": [img | images[img]]})');
+  });
+});
