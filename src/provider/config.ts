@@ -39,7 +39,7 @@ export interface ProviderConfig {
   tls: { certFile: string; keyFile: string; clientCaFile?: string };
   trustPolicyPath: string;
   logLevel: LogLevel;
-  /** The whole /provide response is sent within this (Gatekeeper's webhook has about 3 s). */
+  /** Every /provide and /mutate response is sent within this, under the Provider timeout (README, "Deadlines"). */
   budgetMs: number;
   /** Hard limit of one verification; it may outlive a request's budget to warm the cache. */
   verifyTimeoutMs: number;
