@@ -6,37 +6,24 @@
  * which, unlike Node, can listen without ever accepting: the kernel then drops further SYNs), and
  * a TCP server that accepts and never answers the TLS handshake.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VerificationError } from '../../src/errors.js';
 import { guardedFetch } from '../../src/net/guarded-fetch.js';
 import { RegistryClient } from '../../src/registry/client.js';
+import { startBlackhole, type Blackhole } from '../harness/blackhole.js';
 
 const TIMEOUT_MS = 400;
-let listener: ChildProcess;
+let blackhole: Blackhole;
 let fullPort: number;
-const fillers: Socket[] = [];
 let tlsSilent: net.Server;
 let httpSilent: http.Server;
 const held = new Set<Socket>();
 
-async function startFullBacklog(): Promise<number> {
-  listener = spawn('python3', ['-c', "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(300)"]);
-  const port = await new Promise<number>((resolve, reject) => {
-    listener.once('error', reject);
-    listener.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
-  });
-  // The first connection fills the accept queue (backlog 0); later SYNs go unanswered.
-  const first = net.connect(port, '127.0.0.1');
-  fillers.push(first);
-  await new Promise<void>((resolve, reject) => first.once('connect', resolve).once('error', reject));
-  return port;
-}
-
 beforeAll(async () => {
-  fullPort = await startFullBacklog();
+  blackhole = await startBlackhole();
+  fullPort = blackhole.port;
   tlsSilent = net.createServer((s) => held.add(s));
   httpSilent = http.createServer(() => {}); // reads the request, never answers
   httpSilent.on('connection', (s) => held.add(s));
@@ -44,8 +31,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const s of [...fillers, ...held]) s.destroy();
-  listener?.kill();
+  for (const s of held) s.destroy();
+  blackhole?.close();
   tlsSilent?.close();
   httpSilent?.close();
 });
