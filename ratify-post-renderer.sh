@@ -5,7 +5,8 @@
 #   helm upgrade --install ratify ratify/ratify -n gatekeeper-system -f ratify-values.yaml \
 #     --set image.repository=<registry>/ratify-atproto --set image.tag=v1.4.0 \
 #     --post-renderer ./ratify-post-renderer.sh
-# Needs `kubectl` (its built-in kustomize). Reads the manifests on stdin, writes them on stdout.
+# Needs `kubectl` 1.21 or later (its built-in kustomize). Reads the manifests on stdin, writes
+# them on stdout.
 set -eu
 here=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
 work=$(mktemp -d)
