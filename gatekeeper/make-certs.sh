@@ -1,5 +1,7 @@
 #!/bin/sh
-# Makes a CA and a server certificate for the atproto-verifier provider, for a first install.
+# Makes a CA and a server certificate for the atproto-verifier provider (valid CERT_DAYS, 365 by
+# default). Run it again with the same output directory before the certificate expires: it keeps
+# the CA and issues a new server certificate. (cert-manager.yaml renews automatically instead.)
 #
 #   gatekeeper/make-certs.sh [namespace] [output-dir]      (defaults: gatekeeper-system ./certs)
 #
@@ -27,12 +29,18 @@ command -v openssl >/dev/null || { echo "make-certs.sh: openssl is required" >&2
 mkdir -p "$OUT"
 umask 077
 
-# The CA: a P-256 key, self-signed, valid for 10 years, only for signing certificates.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-  -keyout "$OUT/ca.key" -out "$OUT/ca.crt" -days 3650 \
-  -subj "/O=atproto-verifier/CN=atproto-verifier provider CA" \
-  -addext "basicConstraints=critical,CA:TRUE" \
-  -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+# The CA: a P-256 key, self-signed, valid for 10 years, only for signing certificates. An existing
+# CA in the output directory is kept, so running the script again renews only the server
+# certificate: the Providers' caBundle stays valid and the rotation has no gap.
+if [ -f "$OUT/ca.key" ] && [ -f "$OUT/ca.crt" ]; then
+  echo "Keeping the CA in $OUT (ca.key, ca.crt): renewing the server certificate only."
+else
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$OUT/ca.key" -out "$OUT/ca.crt" -days 3650 \
+    -subj "/O=atproto-verifier/CN=atproto-verifier provider CA" \
+    -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+fi
 
 # The server certificate: Gatekeeper dials https://$SERVICE.$NAMESPACE:8443, so that name must be
 # in the subjectAltName (Go ignores the CN); the longer forms cover other clients in the cluster.

@@ -38,8 +38,9 @@ export async function runPlugin(version: string): Promise<void> {
     checkCommand(request);
     const { settings, warnings } = readSettings(request, { log });
     log('debug', `atproto-verifier ${version}: verifying ${request.subject} referrer ${request.referenceDesc.digest}`);
-    // Ratify abandons a plugin after about 2.9 s (its executor's deadline), so finish first, with
-    // a result that says which step ran out of time rather than Ratify's bare timeout.
+    // Ratify kills the plugin at its executor's deadline (2.9 s by default; with the Helm chart
+    // validationTimeoutSeconds * 1000 - 100 ms), so finish first, with a result that says which
+    // step ran out of time rather than Ratify's bare timeout. Set `timeout` below it (README, "Deadlines").
     const signal = AbortSignal.any([AbortSignal.timeout(settings.timeoutMs ?? DEFAULT_PLUGIN_TIMEOUT_MS), finished.signal]);
     const result = await verifyReference(request, settings, store, { log, warnings, signal });
     process.stdout.write(`${JSON.stringify(result)}\n`);

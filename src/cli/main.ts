@@ -90,7 +90,7 @@ export async function runCli(argv: string[], version: string): Promise<void> {
     .option('--policy <file>', 'trust policy (env TRUST_POLICY_PATH)')
     .option('--plc-directory <url>', 'PLC directory (env PLC_DIRECTORY)')
     .option('--handle-resolver <url>', 'resolve handles through this XRPC service (env HANDLE_RESOLVER)')
-    .option('--budget <duration>', 'answer every request within this time (env REQUEST_BUDGET, default 2.5s)')
+    .option('--budget <duration>', 'answer every request within this time (env REQUEST_BUDGET, default 3s)')
     .option('--health-port <port>', 'plain-HTTP port for /health, /ready, /metrics, or "off" (env HEALTH_PORT, default 8080)')
     .option('--cache-dir <dir>', 'share the DID cache through this directory (env CACHE_DIR)')
     .option('--log-level <level>', 'debug, info, warn or error (env LOG_LEVEL, default info)')

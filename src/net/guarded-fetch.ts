@@ -4,6 +4,7 @@ import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { VerificationError, type ErrorCode } from '../errors.js';
 import { isNonPublicAddress } from './address-policy.js';
+import { connectionTimedOut } from './connection-timeout.js';
 
 /**
  * The one door through which the engine reaches URLs that an attacker can influence (PLC
@@ -105,9 +106,15 @@ interface RawResponse {
   body: Uint8Array;
 }
 
-function requestOnce(url: URL, req: FetchRequest, policy: FetchPolicy, signal: AbortSignal): Promise<RawResponse> {
+/** Whether the current exchange got its connection up, so a deadline can say which side stalled. */
+interface Progress {
+  connected: boolean;
+}
+
+function requestOnce(url: URL, req: FetchRequest, policy: FetchPolicy, signal: AbortSignal, progress: Progress): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const isHttps = url.protocol === 'https:';
+    progress.connected = false;
     networkStats.requests++;
     const r = (isHttps ? https : http).request(url, {
       method: 'GET',
@@ -116,6 +123,10 @@ function requestOnce(url: URL, req: FetchRequest, policy: FetchPolicy, signal: A
       lookup: guardedLookup(policy.allowPrivateNetwork),
       headers: { accept: req.accept ?? '*/*', 'user-agent': 'atproto-verifier' },
       signal,
+    });
+    r.on('socket', (socket) => {
+      if (r.reusedSocket) progress.connected = true;
+      else socket.once(isHttps ? 'secureConnect' : 'connect', () => (progress.connected = true));
     });
     // A pooled keep-alive connection the server has meanwhile closed fails before any answer.
     r.on('error', (err) => reject(r.reusedSocket && isStaleConnectionError(err) ? new StaleConnection(err) : err));
@@ -176,10 +187,10 @@ function isStaleConnectionError(err: unknown): boolean {
  * docs advise this for reusedSocket + ECONNRESET); otherwise a server closing idle connections
  * would fail verifications at random. Each retry takes a fresh or another pooled socket.
  */
-async function requestOnceOnLiveConnection(url: URL, req: FetchRequest, policy: FetchPolicy, signal: AbortSignal): Promise<RawResponse> {
+async function requestOnceOnLiveConnection(url: URL, req: FetchRequest, policy: FetchPolicy, signal: AbortSignal, progress: Progress): Promise<RawResponse> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await requestOnce(url, req, policy, signal);
+      return await requestOnce(url, req, policy, signal, progress);
     } catch (err) {
       if (!(err instanceof StaleConnection)) throw err;
       if (attempt >= 2 || signal.aborted) throw err.original;
@@ -196,9 +207,10 @@ export async function guardedFetch(req: FetchRequest, policy: FetchPolicy): Prom
   const deadline = AbortSignal.timeout(policy.timeoutMs);
   const signal = req.signal ? AbortSignal.any([deadline, req.signal]) : deadline;
   let url = checkUrl(req.url, policy, req.purpose);
+  const progress: Progress = { connected: false };
   try {
     for (let hop = 0; ; hop++) {
-      const res = await requestOnceOnLiveConnection(url, req, policy, signal);
+      const res = await requestOnceOnLiveConnection(url, req, policy, signal, progress);
       if (res.status < 300 || res.status >= 400) {
         return { status: res.status, url: url.toString(), contentType: res.contentType, body: res.body };
       }
@@ -211,14 +223,15 @@ export async function guardedFetch(req: FetchRequest, policy: FetchPolicy): Prom
       url = checkUrl(new URL(res.location, url).toString(), policy, req.purpose);
     }
   } catch (err) {
-    throw describeFailure(err, req, url, policy, deadline);
+    throw describeFailure(err, req, url, policy, deadline, progress);
   }
 }
 
-function describeFailure(err: unknown, req: FetchRequest, url: URL, policy: FetchPolicy, deadline: AbortSignal): VerificationError {
+function describeFailure(err: unknown, req: FetchRequest, url: URL, policy: FetchPolicy, deadline: AbortSignal, progress: Progress): VerificationError {
   if (err instanceof VerificationError) return err;
   if (deadline.aborted) {
-    return new VerificationError('NETWORK_TIMEOUT', `${req.purpose}: ${url.host} did not answer within ${policy.timeoutMs} ms`);
+    const what = progress.connected ? `${url.host} did not answer within ${policy.timeoutMs} ms` : connectionTimedOut(url, policy.timeoutMs);
+    return new VerificationError('NETWORK_TIMEOUT', `${req.purpose}: ${what}`);
   }
   if (req.signal?.aborted) {
     return new VerificationError('DEADLINE_EXCEEDED', `${req.purpose}: request to ${url.host} was cancelled`);

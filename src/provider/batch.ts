@@ -8,7 +8,7 @@ import type { ResponseItem } from './gatekeeper-protocol.js';
 import type { Logger } from './log.js';
 import type { ProviderMetrics } from './metrics.js';
 import { ResultCache } from './result-cache.js';
-import { answerFromError, answerFromVerification, isTransient, responseItem, type KeyAnswer } from './verification-item.js';
+import { answerFromError, answerFromVerification, isTransient, responseItem, type ItemValue, type KeyAnswer } from './verification-item.js';
 
 /**
  * Answers a batch of keys within a budget. Each distinct image is verified once however many
@@ -61,6 +61,15 @@ export class BatchVerifier {
 
   /** One answer per key, in order, within the budget. Never throws. */
   async answer(keys: string[]): Promise<ResponseItem[]> {
+    const values = await this.verdicts(keys);
+    return values.map((value, i) => responseItem(keys[i]!, value));
+  }
+
+  /**
+   * The verdicts behind answer(), for faces that put them on the wire differently (/mutate):
+   * same budget, coalescing, cache and metrics, so both faces share one verification per image.
+   */
+  async verdicts(keys: string[]): Promise<ItemValue[]> {
     const { budgetMs } = this.opts;
     let timer: NodeJS.Timeout | undefined;
     const budget = new Promise<'budget'>((resolve) => {
@@ -81,7 +90,7 @@ export class BatchVerifier {
         }),
       );
       for (const a of answers) this.opts.metrics.verifications.inc({ result: a.result });
-      return answers.map((a, i) => responseItem(keys[i]!, a.value));
+      return answers.map((a) => a.value);
     } finally {
       clearTimeout(timer);
     }

@@ -39,7 +39,7 @@ export interface ProviderConfig {
   tls: { certFile: string; keyFile: string; clientCaFile?: string };
   trustPolicyPath: string;
   logLevel: LogLevel;
-  /** The whole /provide response is sent within this (Gatekeeper's webhook has about 3 s). */
+  /** Every /provide and /mutate response is sent within this, under the Provider timeout (README, "Deadlines"). */
   budgetMs: number;
   /** Hard limit of one verification; it may outlive a request's budget to warm the cache. */
   verifyTimeoutMs: number;
@@ -58,14 +58,19 @@ export interface ProviderConfig {
 
 export const DEFAULT_PORT = 8443;
 export const DEFAULT_HEALTH_PORT = 8080;
-export const DEFAULT_BUDGET_MS = 2500;
+export const DEFAULT_BUDGET_MS = 3000;
 export const DEFAULT_VERIFY_TIMEOUT_MS = 10_000;
 export const DEFAULT_MAX_KEYS = 256;
 export const DEFAULT_MAX_CONCURRENT = 32;
 export const DEFAULT_CACHE_MAX_ENTRIES = 10_000;
 export const DEFAULT_POLICY_POLL_MS = 10_000;
-/** Gatekeeper's validating webhook times out after 3 s by default: a longer budget is useless. */
-export const GATEKEEPER_WEBHOOK_TIMEOUT_MS = 3000;
+/**
+ * The Provider timeout gatekeeper/provider-crd.yaml sets (4 s, under the 5 s webhook timeout of
+ * gatekeeper-values.yaml). The budget must end at least PROVIDER_MARGIN_MS before it, for TLS and
+ * queueing, or Gatekeeper gives up first and reports a bare timeout instead of our reasons.
+ */
+export const PROVIDER_TIMEOUT_MS = 4000;
+export const PROVIDER_MARGIN_MS = 1000;
 
 /** Every environment variable the provider reads, for the docs and the manifests test. */
 export const ENVIRONMENT_VARIABLES = [
@@ -160,8 +165,11 @@ export function providerConfig(env: Env, flags: ServeFlags = {}): { config: Prov
   const healthPort = healthRaw && /^(off|none|disabled?)$/i.test(healthRaw.value) ? null : port(healthRaw, DEFAULT_HEALTH_PORT);
 
   const budgetMs = duration(pick(env, 'REQUEST_BUDGET', flags.budget, '--budget'), DEFAULT_BUDGET_MS, 50);
-  if (budgetMs >= GATEKEEPER_WEBHOOK_TIMEOUT_MS) {
-    warnings.push(`REQUEST_BUDGET ${budgetMs} ms is not below Gatekeeper's default 3 s webhook timeout: slow keys will make the whole admission time out`);
+  if (budgetMs > PROVIDER_TIMEOUT_MS - PROVIDER_MARGIN_MS) {
+    warnings.push(
+      `REQUEST_BUDGET ${budgetMs} ms leaves less than ${PROVIDER_MARGIN_MS} ms before the Provider timeout of ${PROVIDER_TIMEOUT_MS / 1000} s (provider-crd.yaml): ` +
+        'Gatekeeper may give up before the answer arrives; raise the Provider timeout and the webhook timeout above it, or lower the budget',
+    );
   }
 
   const allowPrivateNetwork = flags.allowPrivateNetwork === true || boolean(pick(env, 'ALLOW_PRIVATE_NETWORK', undefined, ''), false);

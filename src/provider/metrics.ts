@@ -22,6 +22,10 @@ export interface ProviderMetrics {
   /** 1 while the last trust policy file read was valid, 0 while an older policy is kept. */
   policyValid: Gauge<string>;
   inFlight: Gauge<string>;
+  /** POST /mutate requests by HTTP status (atcr_provider_requests_total counts /provide only). */
+  mutateRequests: Counter<'status'>;
+  /** /mutate keys: `pinned` (tag rewritten to its verified digest), `unchanged` (a digest key), `refused`. */
+  mutations: Counter<'result'>;
 }
 
 export function createMetrics(): ProviderMetrics {
@@ -64,5 +68,17 @@ export function createMetrics(): ProviderMetrics {
     }),
     policyValid: new Gauge({ name: 'atproto_verifier_policy_valid', help: '1 when the trust policy file on disk is the one in use and valid.', registers }),
     inFlight: new Gauge({ name: 'atproto_verifier_verifications_in_flight', help: 'Verifications running now (coalesced keys count once).', registers }),
+    mutateRequests: new Counter({
+      name: 'atproto_verifier_mutate_requests_total',
+      help: 'External data requests received on /mutate, by HTTP status.',
+      labelNames: ['status'],
+      registers,
+    }),
+    mutations: new Counter({
+      name: 'atproto_verifier_mutations_total',
+      help: 'Images answered on /mutate, by result: pinned (tag rewritten to the verified digest), unchanged (already a digest), refused (error item).',
+      labelNames: ['result'],
+      registers,
+    }),
   };
 }

@@ -8,14 +8,16 @@ import { loadRegistryCredentials } from '../registry/docker-config.js';
 import { Verifier } from '../verify/verifier.js';
 import { BatchVerifier, type Engine } from './batch.js';
 import type { ProviderConfig } from './config.js';
-import { API_VERSION, parseProviderRequest, ProtocolError, providerResponse, systemErrorResponse } from './gatekeeper-protocol.js';
+import { API_VERSION, parseProviderRequest, ProtocolError, providerResponse, systemErrorResponse, type ResponseItem } from './gatekeeper-protocol.js';
 import type { Logger } from './log.js';
 import { createMetrics, type ProviderMetrics } from './metrics.js';
+import { mutationAnswer } from './mutation-answer.js';
 import { PolicyWatcher, type PolicyStatus } from './policy-watcher.js';
 import { readTlsMaterial } from './tls-files.js';
 
 /**
- * The provider's HTTP faces: POST /provide over HTTPS (mTLS when a client CA is configured), and
+ * The provider's HTTP faces: POST /provide (verdicts) and POST /mutate (the verified digest, for
+ * Gatekeeper's Assign mutators) over HTTPS (mTLS when a client CA is configured), and
  * GET /health, /ready, /metrics on the same port and on a plain-HTTP port for kubelet probes and
  * Prometheus, which present no client certificate. Protocol in, BatchVerifier, protocol out: no
  * verification logic lives here.
@@ -42,7 +44,7 @@ export interface ProviderServerOptions {
 }
 
 export interface ProviderServer {
-  /** `https://host:port` of /provide. */
+  /** `https://host:port` of /provide and /mutate. */
   url: string;
   port: number;
   /** `http://host:port` of the plain health and metrics listener, when enabled. */
@@ -118,7 +120,32 @@ export async function startProviderServer(opts: ProviderServerOptions): Promise<
     return true;
   };
 
-  const provide = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+  /** One external data face: Gatekeeper's request in, items from the shared BatchVerifier out. */
+  interface ExternalDataFace {
+    name: 'provide' | 'mutate';
+    answer(keys: string[]): Promise<ResponseItem[]>;
+    requests: ProviderMetrics['requests'];
+    duration?: ProviderMetrics['requestDuration'];
+  }
+
+  // A Map, not an object literal: a path such as /constructor must not find a prototype member.
+  const faces = new Map<string, ExternalDataFace>(Object.entries({
+    '/provide': { name: 'provide', answer: (keys) => batch.answer(keys), requests: metrics.requests, duration: metrics.requestDuration },
+    '/mutate': {
+      name: 'mutate',
+      answer: async (keys) => {
+        const verdicts = await batch.verdicts(keys);
+        return verdicts.map((verdict, i) => {
+          const { item, outcome } = mutationAnswer(keys[i]!, verdict);
+          metrics.mutations.inc({ result: outcome });
+          return item;
+        });
+      },
+      requests: metrics.mutateRequests,
+    },
+  }));
+
+  const externalData = async (face: ExternalDataFace, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const started = process.hrtime.bigint();
     let status = 200;
     let keys = 0;
@@ -130,30 +157,32 @@ export async function startProviderServer(opts: ProviderServerOptions): Promise<
       const body = await readBody(req, MAX_BODY_BYTES);
       const request = parseProviderRequest(body, { maxKeys: config.maxKeys });
       keys = request.keys.length;
-      const items = await batch.answer(request.keys);
+      const items = await face.answer(request.keys);
       if (draining) res.setHeader('connection', 'close');
       sendJson(res, 200, providerResponse(request, items));
       const refused = items.filter((i) => i.error !== undefined).length;
-      log.info('provide', { shape: request.shape, keys, refused, durationMs: elapsedMs(started) });
+      log.info(face.name, { shape: request.shape, keys, refused, durationMs: elapsedMs(started) });
     } catch (err) {
       const e = err instanceof ProtocolError ? err : new ProtocolError(`internal error: ${err instanceof Error ? err.message : String(err)}`, 500);
       status = e.status;
       if (draining) res.setHeader('connection', 'close');
-      // Fail closed: a systemError denies every image of the request in the constraint template.
+      // Fail closed: a systemError denies every image of the request in the constraint template,
+      // and fails the mutation (failurePolicy Fail) for the mutators.
       sendJson(res, status, systemErrorResponse({ shape: e.shape, apiVersion: API_VERSION }, e.message));
-      (status >= 500 ? log.error : log.warn)('provide refused', { status, keys, reason: e.message, durationMs: elapsedMs(started) });
+      (status >= 500 ? log.error : log.warn)(`${face.name} refused`, { status, keys, reason: e.message, durationMs: elapsedMs(started) });
     } finally {
-      metrics.requests.inc({ status: String(status) });
-      metrics.requestDuration.observe(elapsedMs(started) / 1000);
+      face.requests.inc({ status: String(status) });
+      face.duration?.observe(elapsedMs(started) / 1000);
     }
   };
 
-  const handler = (withProvide: boolean) => (req: http.IncomingMessage, res: http.ServerResponse) => {
+  const handler = (withExternalData: boolean) => (req: http.IncomingMessage, res: http.ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;
     void (async () => {
-      if (withProvide && path === '/provide') return provide(req, res);
+      const face = withExternalData ? faces.get(path) : undefined;
+      if (face) return externalData(face, req, res);
       if (await ops(req, res, path)) return;
-      sendJson(res, 404, { error: `no route ${req.method} ${path}: POST /provide, GET /health, /ready, /metrics` });
+      sendJson(res, 404, { error: `no route ${req.method} ${path}: POST /provide, POST /mutate, GET /health, /ready, /metrics` });
     })().catch((err: unknown) => {
       log.error('request handler failed', { path, reason: err instanceof Error ? err.message : String(err) });
       if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });

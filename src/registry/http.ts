@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { VerificationError } from '../errors.js';
+import { connectionTimedOut } from '../net/connection-timeout.js';
 
 /** One HTTP exchange with a registry or its token service: bounded in time and in bytes. */
 export interface HttpRequest {
@@ -63,7 +64,11 @@ export async function sendHttp(req: HttpRequest): Promise<HttpResponse> {
 function sendOnce(req: HttpRequest, opts: { retried?: boolean } = {}): Promise<HttpResponse> {
   const where = `${req.method} ${req.url.origin}${req.url.pathname}`;
   return new Promise((resolve, reject) => {
-    const transport = req.url.protocol === 'https:' ? https : http;
+    const isHttps = req.url.protocol === 'https:';
+    const transport = isHttps ? https : http;
+    const started = Date.now();
+    // Up once TCP (and TLS for https) is established; a pooled keep-alive socket already is.
+    let connected = false;
     let settled = false;
     const fail = (err: Error) => {
       if (settled) return;
@@ -73,10 +78,22 @@ function sendOnce(req: HttpRequest, opts: { retried?: boolean } = {}): Promise<H
       reject(err);
     };
     const timer = setTimeout(
-      () => fail(new VerificationError('REGISTRY_UNREACHABLE', `${where}: no complete answer within ${req.timeoutMs} ms`)),
+      () =>
+        fail(
+          new VerificationError(
+            'REGISTRY_UNREACHABLE',
+            `${where}: ${connected ? `no complete answer within ${req.timeoutMs} ms` : connectionTimedOut(req.url, req.timeoutMs)}`,
+          ),
+        ),
       req.timeoutMs,
     );
-    const onAbort = () => fail(new VerificationError('DEADLINE_EXCEEDED', `${where}: aborted (deadline reached)`));
+    const onAbort = () =>
+      fail(
+        new VerificationError(
+          'DEADLINE_EXCEEDED',
+          `${where}: aborted (deadline reached)${connected ? '' : `; ${connectionTimedOut(req.url, Date.now() - started)}`}`,
+        ),
+      );
     if (req.signal?.aborted) {
       clearTimeout(timer);
       reject(new VerificationError('DEADLINE_EXCEEDED', `${where}: aborted (deadline reached)`));
@@ -120,6 +137,10 @@ function sendOnce(req: HttpRequest, opts: { retried?: boolean } = {}): Promise<H
         });
       },
     );
+    outgoing.on('socket', (socket) => {
+      if (outgoing.reusedSocket) connected = true;
+      else socket.once(isHttps ? 'secureConnect' : 'connect', () => (connected = true));
+    });
     outgoing.on('error', (err: NodeJS.ErrnoException) => {
       const idempotent = req.method === 'GET' || req.method === 'HEAD';
       if (idempotent && !opts.retried && outgoing.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {

@@ -6,7 +6,7 @@ import { DEFAULT_BUDGET_MS, providerConfig } from '../../src/provider/config.js'
 const BASE = { TLS_CERT_FILE: '/tls/tls.crt', TLS_KEY_FILE: '/tls/tls.key', TRUST_POLICY_PATH: '/policy/trust-policy.yaml' };
 
 describe('providerConfig', () => {
-  it('has production defaults: port 8443, health 8080, 2.5 s budget, public network only', () => {
+  it('has production defaults: port 8443, health 8080, 3 s budget (1 s under the 4 s Provider timeout), public network only', () => {
     const { config, warnings } = providerConfig({ ...BASE, CLIENT_CA_FILE: '/gk/ca.crt' });
     expect(config).toMatchObject({
       port: 8443,
@@ -17,7 +17,7 @@ describe('providerConfig', () => {
       tls: { certFile: '/tls/tls.crt', keyFile: '/tls/tls.key', clientCaFile: '/gk/ca.crt' },
       settings: { plcDirectory: 'https://plc.directory', allowPrivateNetwork: false, cacheEnabled: true, trustPolicyPath: '/policy/trust-policy.yaml' },
     });
-    expect(DEFAULT_BUDGET_MS).toBe(2500);
+    expect(DEFAULT_BUDGET_MS).toBe(3000);
     expect(warnings).toEqual([]);
   });
 
@@ -62,10 +62,10 @@ describe('providerConfig', () => {
     expect(() => providerConfig({ TLS_CERT_FILE: '/c', TLS_KEY_FILE: '/k' })).toThrow(/trust policy file is required/);
   });
 
-  it('warns about what is legal but risky: no client CA, a budget Gatekeeper will not wait for, private networks', () => {
-    const { warnings } = providerConfig({ ...BASE, REQUEST_BUDGET: '5s', ALLOW_PRIVATE_NETWORK: 'true' });
+  it('warns about what is legal but risky: no client CA, a budget too close to the Provider timeout, private networks', () => {
+    const { warnings } = providerConfig({ ...BASE, REQUEST_BUDGET: '3100ms', ALLOW_PRIVATE_NETWORK: 'true' });
     expect(warnings.join('\n')).toMatch(/no client CA/);
-    expect(warnings.join('\n')).toMatch(/not below Gatekeeper's default 3 s webhook timeout/);
+    expect(warnings.join('\n')).toMatch(/REQUEST_BUDGET 3100 ms leaves less than 1000 ms before the Provider timeout of 4 s/);
     expect(warnings.join('\n')).toMatch(/ALLOW_PRIVATE_NETWORK is on/);
   });
 
