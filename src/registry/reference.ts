@@ -45,18 +45,31 @@ export function registryHostProblem(host: string): string | undefined {
   if (!HOST.test(host)) return `"${host.slice(0, 80)}" is not a valid registry host`;
   const port = /:([0-9]+)$/.exec(host);
   if (port && (!PORT.test(host) || Number(port[1]) > 65535)) return `"${host.slice(0, 80)}" has port ${port[1]}, which is not 1-65535 written without leading zeros`;
+  if (urlHost(host) === undefined) return `"${host.slice(0, 80)}" is not a host a URL can name (a last label of digits must make an IPv4 address)`;
   return undefined;
 }
 
 /**
- * The one spelling of a registry host: lowercased (DNS is case-insensitive), Docker Hub's aliases
- * (`index.docker.io`, `registry-1.docker.io`) folded into `docker.io`, and the https default port
- * `:443` dropped (any other port names a different registry and stays). Idempotent.
+ * The one spelling of a registry host: lowercased (DNS is case-insensitive); an IP address in
+ * the form the connection uses (`127.1` and `0x7f.0.0.1` are `127.0.0.1`, `[0:0::1]` is `[::1]`,
+ * as the WHATWG URL parser our fetches use reads them); Docker Hub's aliases (`index.docker.io`,
+ * `registry-1.docker.io`) folded into `docker.io`; and the https default port `:443` dropped (any
+ * other port names a different registry and stays). Idempotent. Call it on a host
+ * registryHostProblem accepts.
  */
 export function canonicalRegistryHost(host: string): string {
-  let canonical = host.toLowerCase();
+  let canonical = urlHost(host.toLowerCase()) ?? host.toLowerCase();
   if (canonical.endsWith(`:${DEFAULT_PORT}`)) canonical = canonical.slice(0, -DEFAULT_PORT.length - 1);
   return DOCKER_HUB_ALIASES.has(canonical) ? DOCKER_HUB : canonical;
+}
+
+/** `host[:port]` as the WHATWG URL parser normalises it for https (the default :443 dropped), or undefined. */
+function urlHost(host: string): string | undefined {
+  try {
+    return new URL(`https://${host}/`).host;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -94,6 +94,9 @@ describe('scopes are checked against the canonical form when the policy loads', 
     ['library/nginx', /docker\.io\/library\/nginx/],
     ['ghcr.io:0443/x', /leading zeros/],
     ['gh_cr.io/x', /not a valid registry host/],
+    ['127.1:5000/**', /another spelling of 127\.0\.0\.1:5000/],
+    ['[0:0:0:0:0:0:0:1]:5000/**', /another spelling of \[::1\]:5000/],
+    ['registry.1/**', /not a host a URL can name/],
   ];
   it.each(refused)('refuses %s with file:line:col', (scope, says) => {
     expect(scopeProblem(scope)).toMatch(says);

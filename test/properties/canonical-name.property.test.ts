@@ -31,6 +31,8 @@ function spelling(name: string, choice: { upper: boolean[]; alias: number; port4
     host = ['docker.io', 'index.docker.io', 'registry-1.docker.io'][choice.alias % 3]!;
     if (path.startsWith('library/') && choice.shortHub % 3 === 1) path = path.slice('library/'.length);
   }
+  // IPv4 literals have several spellings of one address (WHATWG URL reads them all alike).
+  if (host.startsWith('127.0.0.1')) host = host.replace('127.0.0.1', ['127.0.0.1', '127.1', '0x7f.0.0.1', '2130706433'][choice.alias % 4]!);
   host = [...host].map((c, i) => (choice.upper[i % choice.upper.length] ? c.toUpperCase() : c)).join('');
   if (choice.port443 && !host.includes(':')) host = `${host}:443`;
   let ref = `${host}/${path}`;

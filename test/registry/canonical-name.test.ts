@@ -40,6 +40,11 @@ describe('canonicalImageName: every spelling of an image has one name', () => {
     ['[FE80::1]/a', '[fe80::1]/a', 'IPv6 hex lower-cased'],
     ['ghcr.io/a/b/c/d', 'ghcr.io/a/b/c/d', 'repository paths keep every component'],
     ['ghcr.io/nginx', 'ghcr.io/nginx', 'library/ is only for Docker Hub'],
+    ['127.1:5000/a', '127.0.0.1:5000/a', 'a short IPv4 form is the address the connection uses (WHATWG URL)'],
+    ['0x7f.0.0.1:5000/a', '127.0.0.1:5000/a', 'a hexadecimal IPv4 form'],
+    ['2130706433:5000/a', '127.0.0.1:5000/a', 'a 32-bit IPv4 number'],
+    ['[0:0:0:0:0:0:0:1]:5000/a', '[::1]:5000/a', 'an uncompressed IPv6 address'],
+    ['[::FFFF:127.0.0.1]/a', '[::ffff:7f00:1]/a', 'IPv6 with an embedded IPv4 part'],
     ['ghcr.io/a.b_c__d-e--f/x', 'ghcr.io/a.b_c__d-e--f/x', 'separators: . _ __ and runs of -'],
   ];
   it.each(table)('%s -> %s (%s)', (spelling, canonical) => {
@@ -67,6 +72,8 @@ describe('canonicalImageName: every spelling of an image has one name', () => {
     ['ghcr.io:0443/a', 'a port with a leading zero would be a second spelling of 443'],
     ['ghcr.io:70000/a', 'a port above 65535'],
     ['ghcr.io:0/a', 'port 0'],
+    ['registry.1/a', 'a last label of digits that is no IPv4 address: no URL can name it'],
+    ['1.2.3.256:5000/a', 'an IPv4 address out of range'],
     ['ghcr.io/a:bad tag', 'a tag with a space'],
     ['ghcr.io/a@sha256:abc', 'a short digest'],
     ['gh_cr.io/a', 'an underscore in a host'],
