@@ -67,7 +67,8 @@ export async function runCli(argv: string[], version: string): Promise<void> {
     .command('explain <file> <image> <did>')
     .description('say which policy applies to IMAGE signed by DID, and why it would pass or fail')
     .option('--signed-at <time>', 'signing time to evaluate (default: now)')
-    .action(async (file: string, image: string, did: string, flags: { signedAt?: string }) => {
+    .option('--signing-key <multikey>', 'the key that verified the commit, to judge pinned keys too (default: say that they remain)')
+    .action(async (file: string, image: string, did: string, flags: { signedAt?: string; signingKey?: string }) => {
       const { policyExplainCommand } = await import('./policy-command.js');
       process.exitCode = await policyExplainCommand(file, image, did, flags);
     });

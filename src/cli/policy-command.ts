@@ -1,6 +1,7 @@
 import { VerificationError } from '../errors.js';
 import { locateDid } from '../identity/did.js';
 import { evaluateTrust } from '../policy/evaluate.js';
+import { canonicalPinnedKey } from '../policy/pinned-keys.js';
 import { loadTrustPolicy, type PolicyRule, type TrustedDid, type TrustPolicy } from '../policy/trust-policy.js';
 import { EXIT_NOT_VERIFIED, EXIT_VERIFIED } from './exit-codes.js';
 
@@ -78,6 +79,8 @@ function policyWarnings(policy: TrustPolicy, now: Date): string[] {
 
 export interface ExplainFlags {
   signedAt?: string;
+  /** The key that verified the commit (any Multikey form): with it, pinned keys are judged too. */
+  signingKey?: string;
 }
 
 /**
@@ -98,22 +101,35 @@ export async function policyExplainCommand(file: string, image: string, did: str
   if (Number.isNaN(signedAt.getTime())) {
     throw new VerificationError('INPUT_INVALID', `--signed-at ${JSON.stringify(flags.signedAt)} is not a date and time (use RFC 3339, such as 2025-01-31T12:00:00Z)`);
   }
-  const { text, allowed } = explainTrust(policy, image, did, signedAt, now);
+  let signingKey: string | undefined;
+  if (flags.signingKey !== undefined) {
+    const parsed = canonicalPinnedKey(flags.signingKey);
+    if ('problem' in parsed) throw new VerificationError('INPUT_INVALID', `--signing-key: ${parsed.problem}`);
+    signingKey = parsed.key;
+  }
+  const { text, allowed } = explainTrust(policy, image, did, signedAt, now, signingKey);
   process.stdout.write(text);
   return allowed ? EXIT_VERIFIED : EXIT_NOT_VERIFIED;
 }
 
 /**
  * Explains the decision `verify` would make: the same evaluateTrust() call, on the same canonical
- * name (matchingPolicies), with no scope matched here. Only the pinned-key condition is left out,
- * since it needs the key that verified the commit, and said to remain.
+ * name (matchingPolicies), with no scope matched here. The pinned-key condition needs the key that
+ * verified the commit: judged when `signingKey` is given, else left out and said to remain.
  */
-export function explainTrust(policy: TrustPolicy, image: string, did: string, signedAt: Date, now: Date): { text: string; allowed: boolean } {
-  // Pinned keys are judged against the key that verified the commit, which only `verify` knows:
-  // explain the rest of the policy, and say that the key condition remains.
-  const pinned = policy.trustedDIDs.get(did)?.keys;
+export function explainTrust(
+  policy: TrustPolicy,
+  image: string,
+  did: string,
+  signedAt: Date,
+  now: Date,
+  signingKey?: string,
+): { text: string; allowed: boolean } {
+  // Pinned keys are judged against the key that verified the commit, which only `verify` knows
+  // unless it is given: without it, explain the rest of the policy and say that the key condition remains.
+  const pinned = signingKey === undefined ? policy.trustedDIDs.get(did)?.keys : undefined;
   const judged = pinned ? withoutPinnedKeys(policy, did) : policy;
-  const decision = evaluateTrust(judged, { image, did, signedAt, now });
+  const decision = evaluateTrust(judged, { image, did, signedAt, now, ...(signingKey !== undefined ? { signingKey } : {}) });
   const name = decision.image;
   const lines: string[] = [];
   const verdict = decision.allowed ? (decision.audit ? 'WOULD PASS (audit only)' : 'WOULD PASS') : 'WOULD BE REFUSED';

@@ -165,4 +165,22 @@ describe('policy explain FILE IMAGE DID', () => {
     expect(early.text).toContain('[DID_NOT_YET_VALID]');
     expect(early.text).not.toContain('keys        ');
   });
+
+  it('judges pinned keys when given the signing key, in any Multikey form, as verify does', async () => {
+    const { secp256k1 } = await import('@noble/curves/secp256k1.js');
+    const { base58btc } = await import('multiformats/bases/base58');
+    const secret = new Uint8Array(32).fill(9);
+    const canonical = base58btc.encode(Uint8Array.of(0xe7, 0x01, ...secp256k1.getPublicKey(secret, true)));
+    const legacy = base58btc.encode(secp256k1.getPublicKey(secret, false));
+    const policy = parseTrustPolicy(
+      `version: "1.0"\ntrustedDIDs:\n  ${CI}: {keys: [${legacy}]}\npolicies:\n  - name: ci\n    scope: "ghcr.io/example-org/**"\n    trustedDIDs: [${CI}]\n`,
+    );
+    const pinned = explainTrust(policy, 'ghcr.io/example-org/tool', CI, NOW, NOW, canonical);
+    expect(pinned.allowed).toBe(true);
+    expect(pinned.text).not.toContain('keys        ');
+    const other = base58btc.encode(Uint8Array.of(0xe7, 0x01, ...secp256k1.getPublicKey(new Uint8Array(32).fill(8), true)));
+    const refused = explainTrust(policy, 'ghcr.io/example-org/tool', CI, NOW, NOW, other);
+    expect(refused.allowed).toBe(false);
+    expect(refused.text).toContain('[KEY_NOT_PINNED]');
+  });
 });
