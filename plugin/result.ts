@@ -26,6 +26,7 @@ export function toVerifierResult(outcome: VerificationOutcome, id: ResultIdentit
   if (outcome.handleStatus && !outcome.handleStatus.verified) extensions.handleUnverified = outcome.handleStatus.reason;
   if (outcome.audit) extensions.audit = true;
   if (outcome.offline) extensions.offline = true;
+  if (outcome.registryMapping) extensions.registryMapping = outcome.registryMapping.description;
   if (warnings.length > 0) extensions.warnings = warnings;
   if (outcome.error) Object.assign(extensions, errorExtensions(outcome.error));
   else if (outcome.audit) extensions.error = outcome.trust?.failures[0]?.message ?? '';

@@ -19,6 +19,7 @@ function engineOptions(cmd: Command): Command {
     .option('--plain-http', 'talk to the registry over plain HTTP')
     .option('--ca-file <file>', 'extra CA certificates (PEM) for https fetches')
     .option('--handle-resolver <url>', 'resolve handles through this XRPC service (a PDS) instead of DNS and /.well-known')
+    .option('--atcr-registry <host>', 'paths on this registry are <handle-or-did>/<repository> and must start with the signer (repeatable; default atcr.io)', collect)
     .addOption(new Option('--allow-private-network', 'allow http and private addresses for PLC, PDS and did:web (test networks only)'));
 }
 
@@ -48,6 +49,7 @@ export async function runCli(argv: string[], version: string): Promise<void> {
     .option('--handle-resolver <url>', 'resolve the handle through this XRPC service (a PDS) instead of DNS and /.well-known')
     .option('--embed-proof', 'embed the record proof, so verifiers that pin your key verify offline (online ones still fetch it live)')
     .option('--plain-http', 'talk to the registry over plain HTTP')
+    .option('--atcr-registry <host>', 'paths on this registry must start with the signer, as verify --atcr-registry (repeatable; default atcr.io)', collect)
     .option('--allow-private-network', 'allow http and private addresses for PLC and PDS (test networks only)')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (image: string, flags) => {

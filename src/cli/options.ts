@@ -21,6 +21,8 @@ export interface EngineFlags {
   caFile?: string;
   /** XRPC service that resolves handles (a PDS), instead of DNS and /.well-known/atproto-did. */
   handleResolver?: string;
+  /** Registries whose paths are ATCR layout, replacing the default atcr.io (`--atcr-registry`, repeatable). */
+  atcrRegistry?: string[];
 }
 
 export function settingsFromFlags(flags: EngineFlags): VerifierSettings {
@@ -34,6 +36,7 @@ export function settingsFromFlags(flags: EngineFlags): VerifierSettings {
     allowPrivateNetwork: flags.allowPrivateNetwork,
     trustPolicyPath: flags.policy,
     handleResolver: flags.handleResolver,
+    atcrRegistries: flags.atcrRegistry,
   });
   return settings;
 }

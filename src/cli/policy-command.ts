@@ -2,6 +2,8 @@ import { VerificationError } from '../errors.js';
 import { locateDid } from '../identity/did.js';
 import { evaluateTrust } from '../policy/evaluate.js';
 import { canonicalPinnedKey } from '../policy/pinned-keys.js';
+import { nameOf } from '../policy/registries.js';
+import { scopeMatches } from '../policy/scope.js';
 import { loadTrustPolicy, type PolicyRule, type TrustedDid, type TrustPolicy } from '../policy/trust-policy.js';
 import { EXIT_NOT_VERIFIED, EXIT_VERIFIED } from './exit-codes.js';
 
@@ -39,12 +41,33 @@ export function describePolicy(policy: TrustPolicy, now: Date): string {
       for (const did of rule.trustedDIDs) lines.push(`      ${describeTrustedDid(policy.trustedDIDs.get(did)!, now)}`);
     }
   }
+  lines.push(...describeRegistries(policy));
   const warnings = policyWarnings(policy, now);
   if (warnings.length > 0) {
     lines.push('  warnings');
     for (const w of warnings) lines.push(`    - ${w}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The registries section, one line per entry, in the order they are tried. */
+function describeRegistries(policy: TrustPolicy): string[] {
+  if (policy.registries.length === 0) return ['  registries  none: every image is judged under its own name, referrers read where it is'];
+  const lines = ['  registries  (the first entry whose host matches applies)'];
+  for (const [i, rule] of policy.registries.entries()) {
+    const what: string[] = [];
+    if (rule.mirrorOf) {
+      const from = rule.stripPrefix ? `${rule.host}/${rule.stripPrefix}/**` : `${rule.host}/**`;
+      const to = rule.addPrefix ? `${rule.mirrorOf}/${rule.addPrefix}/**` : `${rule.mirrorOf}/**`;
+      what.push(`mirror: ${from} is read as ${to}${rule.stripPrefix ? ` (other paths under their own name)` : ''}`);
+      what.push(rule.referrersFrom === 'origin' ? `referrers read from ${rule.mirrorOf}` : 'referrers read from the mirror');
+    }
+    if (rule.atcr) what.push('ATCR layout: paths are <handle-or-did>/<repository> and must start with the signer');
+    if (rule.allowPrivateNetwork) what.push('private addresses allowed');
+    if (rule.allowHttp) what.push('plain http allowed');
+    lines.push(`    [${i}] ${rule.host}: ${what.join('; ') || 'no effect (names no mirrorOf, atcr or network exception)'}`);
+  }
+  return lines;
 }
 
 function describeTrustedDid(trusted: TrustedDid, now: Date): string {
@@ -134,10 +157,14 @@ export function explainTrust(
   const lines: string[] = [];
   const verdict = decision.allowed ? (decision.audit ? 'WOULD PASS (audit only)' : 'WOULD PASS') : 'WOULD BE REFUSED';
   lines.push(`${verdict}  ${image} signed by ${did} at ${iso(signedAt)}`);
-  lines.push(`  image       matched as ${name} (tag and digest are not part of scopes)`);
+  // The same mapping verify applies (matchingPolicies reads it from the policy): scopes match both names.
+  const mapping = decision.mapping;
+  const origin = mapping?.applied ? nameOf(mapping.origin) : undefined;
+  lines.push(`  image       matched as ${name}${origin ? ` and as its origin ${origin}` : ''} (tag and digest are not part of scopes)`);
   // Say when the canonical form is not what was typed, so no one wonders which name was judged.
   const typed = image.replace(/@.*$/, '').replace(/:[^/:]*$/, '');
   if (name !== '' && typed !== name) lines.push(`              its canonical name (host lower-cased, Docker Hub's aliases and :443 folded, library/ added)`);
+  if (mapping) lines.push(`  mapping     ${mapping.description}`);
   for (const [i, rule] of judged.policies.entries()) {
     const result = decision.results.find((r) => r.rule === rule);
     const original = policy.policies[i]!;
@@ -145,19 +172,20 @@ export function explainTrust(
       lines.push(`  skip        policy "${original.name}": scope ${original.scope} does not cover it`);
       continue;
     }
+    const covers = scopeMatches(rule.scope, name) ? 'covers it' : `covers its origin ${origin}`;
     const mode = rule.action === 'audit' ? ' (audit)' : '';
     if (result.failures.length === 0) {
       const trustedAs = policy.trustedDIDs.get(did)?.name;
       const as = trustedAs ? ` as "${trustedAs}"` : '';
-      lines.push(`  pass        policy "${rule.name}"${mode}: scope ${rule.scope} covers it; ${did} is trusted${as} at that time`);
+      lines.push(`  pass        policy "${rule.name}"${mode}: scope ${rule.scope} ${covers}; ${did} is trusted${as} at that time`);
     } else {
-      lines.push(`  ${rule.action === 'audit' ? 'audit-fail' : 'FAIL'.padEnd(10)}  policy "${rule.name}"${mode}: scope ${rule.scope} covers it, but`);
+      lines.push(`  ${rule.action === 'audit' ? 'audit-fail' : 'FAIL'.padEnd(10)}  policy "${rule.name}"${mode}: scope ${rule.scope} ${covers}, but`);
       for (const f of result.failures) lines.push(`                [${f.code}] ${f.message}`);
     }
   }
   if (decision.policies.length === 0) {
     const failure = decision.failures[0];
-    lines.push(`  default     no scope covers ${name}: defaultAction ${policy.defaultAction}${failure ? ` [${failure.code}]` : ''}`);
+    lines.push(`  default     no scope covers ${name}${origin ? ` or ${origin}` : ''}: defaultAction ${policy.defaultAction}${failure ? ` [${failure.code}]` : ''}`);
   }
   const trustedByAMatch = decision.results.some((r) => r.rule.trustedDIDs.includes(did));
   if (pinned && decision.allowed && trustedByAMatch) {

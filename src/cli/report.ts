@@ -15,6 +15,9 @@ export function formatVerification(v: ImageVerification): string {
   lines.push(...evidence(o));
   // When nothing passed (no signature, registry down), the `failed` line alone says it.
   if (o.steps.some((s) => s.ok)) lines.push(`  checks      ${o.steps.map((s) => (s.ok ? `${s.step} ok` : `${s.step} FAILED`)).join(', ')}`);
+  // A refusal always says how the name was read (a missing registries entry is a common cause); a pass only when a mapping applied.
+  const mapping = o.registryMapping;
+  if (mapping && (!o.isSuccess || mapping.applied) && !o.error?.message.includes(mapping.description)) lines.push(`  mapping     ${mapping.description}`);
   if (o.error) {
     lines.push(`  failed      ${o.error.step} step [${o.error.code}]: ${o.error.message}`);
     lines.push(`  remedy      ${o.error.remediation}`);

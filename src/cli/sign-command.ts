@@ -12,6 +12,7 @@ export interface SignFlags {
   embedProof?: boolean;
   plainHttp?: boolean;
   allowPrivateNetwork?: boolean;
+  atcrRegistry?: string[];
   output: 'text' | 'json';
 }
 
@@ -34,6 +35,7 @@ export async function signCommand(image: string, flags: SignFlags): Promise<numb
         ...(flags.handleResolver ? { handleResolverUrl: flags.handleResolver } : {}),
         allowPrivateNetwork: flags.allowPrivateNetwork === true,
         embedProof: flags.embedProof === true,
+        ...(flags.atcrRegistry ? { atcrRegistries: flags.atcrRegistry } : {}),
         registryFor,
       }),
     );
@@ -47,7 +49,7 @@ export async function signCommand(image: string, flags: SignFlags): Promise<numb
       [
         `SIGNED  ${signed.pinned}`,
         `  signer      ${signed.handle} (${signed.did})`,
-        `  record      ${signed.recordUri} (${signed.recordCid})`,
+        `  record      ${signed.recordUri} (${signed.recordCid}), repository ${signed.repository}`,
         `  commit      ${signed.commitCid} (rev ${signed.commitRev})`,
         `  referrer    ${signed.referrer}${signed.embeddedProof ? ' (proof embedded: verifies without the PDS)' : ''}`,
         '',

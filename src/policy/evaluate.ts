@@ -1,5 +1,6 @@
 import { VerificationError } from '../errors.js';
 import { canonicalKeyOrSelf } from './pinned-keys.js';
+import { mapToOrigin, nameOf, type RegistryMapping } from './registries.js';
 import { imageScopeName, scopeMatches } from './scope.js';
 import type { PolicyRule, TrustPolicy, TrustedDid } from './trust-policy.js';
 
@@ -8,7 +9,8 @@ import type { PolicyRule, TrustPolicy, TrustedDid } from './trust-policy.js';
  *
  * - The image is matched under its canonical name (imageScopeName: canonicalImageName, tag and
  *   digest stripped), through matchingPolicies(), the one place a reference meets the scopes.
- *   Every policy whose scope matches applies, not only the first.
+ *   When the policy's registries map the image to an origin (./registries.ts), the origin name
+ *   is matched too: every policy whose scope covers either name applies, not only the first.
  * - A policy passes when all of these hold for the signer's DID:
  *     it is in the policy's trustedDIDs                               else UNTRUSTED_DID
  *     signedAt >= validFrom, and so is the record's claimed creation   else DID_NOT_YET_VALID
@@ -56,8 +58,10 @@ export interface TrustDecision {
   results: RuleResult[];
   /** enforce/audit: the strongest matching policy action; default-*: no policy matched. */
   action: 'enforce' | 'audit' | 'default-allow' | 'default-deny';
-  /** Names of the policies whose scope matched. */
+  /** Names of the policies whose scope matched (the admitted name or the origin name). */
   policies: string[];
+  /** The registries mapping the scopes were matched through (absent without an image reference). */
+  mapping?: RegistryMapping;
   /** The signer's display name, when a matching policy trusted it. */
   trustedAs?: string;
   /** Each failing check (enforce failures first), audit ones included. */
@@ -71,22 +75,24 @@ export function evaluateTrust(policy: TrustPolicy, input: TrustInput): TrustDeci
   if (Number.isNaN(input.signedAt.getTime()) || Number.isNaN(now.getTime())) {
     throw new VerificationError('INPUT_INVALID', `trust evaluation of ${input.did} needs a valid signing time and clock`);
   }
-  const { image, rules: matching } = matchingPolicies(policy, input.image);
+  const { image, rules: matching, mapping } = matchingPolicies(policy, input.image);
+  const named = mapping?.applied ? `${image} (read as ${nameOf(mapping.origin)})` : image;
+  const withMapping = (decision: TrustDecision): TrustDecision => (mapping ? { ...decision, mapping } : decision);
 
-  if (matching.length === 0) return defaultDecision(policy, input.did, image);
+  if (matching.length === 0) return withMapping(defaultDecision(policy, input.did, image, named, mapping));
 
   const enforceFailures: VerificationError[] = [];
   const auditFailures: VerificationError[] = [];
   const results: RuleResult[] = [];
   let trustedAs: string | undefined;
   for (const rule of matching) {
-    const failures = checkRule(policy, rule, input, image, now);
+    const failures = checkRule(policy, rule, input, named, now);
     results.push({ rule, failures });
     if (failures.length === 0) trustedAs ??= policy.trustedDIDs.get(input.did)?.name;
     (rule.action === 'audit' ? auditFailures : enforceFailures).push(...failures);
   }
   const allowed = enforceFailures.length === 0;
-  return {
+  return withMapping({
     allowed,
     image,
     results,
@@ -95,7 +101,7 @@ export function evaluateTrust(policy: TrustPolicy, input: TrustInput): TrustDeci
     ...(trustedAs !== undefined ? { trustedAs } : {}),
     failures: [...enforceFailures, ...auditFailures],
     audit: allowed && auditFailures.length > 0,
-  };
+  });
 }
 
 /**
@@ -104,9 +110,13 @@ export function evaluateTrust(policy: TrustPolicy, input: TrustInput): TrustDeci
  * comes here, so a reference is never matched under a second spelling. Throws INPUT_INVALID for
  * a string that is not an image reference.
  */
-export function matchingPolicies(policy: TrustPolicy, reference: string): { image: string; rules: PolicyRule[] } {
+export function matchingPolicies(policy: TrustPolicy, reference: string): { image: string; origin?: string; mapping?: RegistryMapping; rules: PolicyRule[] } {
   const image = imageScopeName(reference);
-  return { image, rules: policy.policies.filter((rule) => scopeMatches(rule.scope, image)) };
+  const mapping = image === '' ? undefined : mapToOrigin(policy, reference);
+  // Both names, explicitly: a mapping adds the origin's policies, never removes the admitted name's.
+  const origin = mapping?.applied ? nameOf(mapping.origin) : undefined;
+  const rules = policy.policies.filter((rule) => scopeMatches(rule.scope, image) || (origin !== undefined && scopeMatches(rule.scope, origin)));
+  return { image, ...(origin !== undefined ? { origin } : {}), ...(mapping ? { mapping } : {}), rules };
 }
 
 /** The keys pinned for a DID (used for offline verification), or undefined if none are. */
@@ -115,9 +125,11 @@ export function pinnedKeys(policy: TrustPolicy, did: string): string[] | undefin
   return keys && keys.length > 0 ? [...keys] : undefined;
 }
 
-function defaultDecision(policy: TrustPolicy, did: string, image: string): TrustDecision {
+function defaultDecision(policy: TrustPolicy, did: string, image: string, named: string, mapping: RegistryMapping | undefined): TrustDecision {
+  // The mapping is named, since a missing registries entry is a common reason no scope covers a mirror's name.
+  const how = mapping ? `; name mapping: ${mapping.description}` : '';
   const noPolicy = () =>
-    new VerificationError('NO_POLICY', `no policy in trust policy ${policy.source} has a scope covering ${image || '(no image reference)'} (signed by ${did}); defaultAction is ${policy.defaultAction}`);
+    new VerificationError('NO_POLICY', `no policy in trust policy ${policy.source} has a scope covering ${named || '(no image reference)'} (signed by ${did}); defaultAction is ${policy.defaultAction}${how}`);
   switch (policy.defaultAction) {
     case 'allow':
       return { allowed: true, image, results: [], action: 'default-allow', policies: [], failures: [], audit: false };

@@ -4,7 +4,7 @@ import runtime1 from 'ajv/dist/runtime/equal.js';
 
 export const validate = validate10;
 export default validate10;
-const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://atproto-verifier.dev/schemas/trust-policy.schema.json","title":"atproto-verifier trust policy","$comment":"Closed everywhere (additionalProperties false): a typo in a security policy must fail loudly, never be ignored. Leaf schemas carry a description phrased to follow 'must be', which the loader uses as the error message. Checks JSON Schema cannot express (unique policy names, DIDs declared, validFrom < expiresAt, calendar-valid dates, scope shape) are done in src/policy/trust-policy.ts.","type":"object","additionalProperties":false,"required":["version","trustedDIDs","policies"],"properties":{"version":{"description":"\"1.0\" (the only policy format version)","enum":["1.0","1",1]},"defaultAction":{"description":"deny, allow or audit (what happens to an image no policy scope covers)","enum":["deny","allow","audit"]},"trustedDIDs":{"$comment":"Every identity any policy trusts, keyed by DID.","type":"object","maxProperties":10000,"propertyNames":{"$ref":"#/definitions/did"},"additionalProperties":{"$ref":"#/definitions/trustedDid"}},"policies":{"type":"array","maxItems":1000,"items":{"$ref":"#/definitions/policy"}}},"definitions":{"did":{"description":"a did:plc DID (did:plc: then 24 characters a-z, 2-7) or a did:web DID naming a lowercase host (did:web:example.com, port as %3A)","type":"string","maxLength":253,"pattern":"^(did:plc:[a-z2-7]{24}|did:web:[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(%3[Aa][0-9]{1,5})?)$"},"dateTimeOrNull":{"description":"an RFC 3339 date-time with a time zone, such as 2024-01-01T00:00:00Z, or null","type":["string","null"],"maxLength":64,"pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"},"multikey":{"description":"a multibase Multikey string: z then base58btc, as publicKeyMultibase in the DID document (zQ3sh... for K-256, zDn... for P-256)","type":"string","minLength":40,"maxLength":256,"pattern":"^z[1-9A-HJ-NP-Za-km-z]+$"},"trustedDid":{"$comment":"One trusted identity and the window in which its signatures are trusted.","type":"object","additionalProperties":false,"properties":{"name":{"description":"a non-empty display name of at most 256 characters","type":"string","minLength":1,"maxLength":256},"validFrom":{"$ref":"#/definitions/dateTimeOrNull"},"expiresAt":{"$ref":"#/definitions/dateTimeOrNull"},"keys":{"$comment":"Pinned atproto signing keys: the commit must verify with one of them.","type":"array","minItems":1,"maxItems":64,"uniqueItems":true,"items":{"$ref":"#/definitions/multikey"}}}},"policy":{"$comment":"A rule for the images its scope covers.","type":"object","additionalProperties":false,"required":["name","scope","trustedDIDs"],"properties":{"name":{"description":"a non-empty policy name of at most 128 characters","type":"string","minLength":1,"maxLength":128},"scope":{"description":"a non-empty lowercase image name glob without tag or digest, such as atcr.io/*/prod-* (* stays within one path segment, a whole ** segment is zero or more segments)","type":"string","minLength":1,"maxLength":512,"pattern":"^[a-z0-9._:/*\\[\\]-]+$"},"require":{"type":"object","additionalProperties":false,"properties":{"signature":{"description":"true (every policy requires an ATProto signature; false cannot be honoured)","const":true}}},"trustedDIDs":{"type":"array","minItems":1,"maxItems":10000,"uniqueItems":true,"items":{"$ref":"#/definitions/did"}},"action":{"description":"enforce or audit","enum":["enforce","audit"]}}}}};
+const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://atproto-verifier.dev/schemas/trust-policy.schema.json","title":"atproto-verifier trust policy","$comment":"Closed everywhere (additionalProperties false): a typo in a security policy must fail loudly, never be ignored. Leaf schemas carry a description phrased to follow 'must be', which the loader uses as the error message. Checks JSON Schema cannot express (unique policy names, DIDs declared, validFrom < expiresAt, calendar-valid dates, scope shape, registries hosts canonical and mirror fields consistent) are done in src/policy/trust-policy.ts.","type":"object","additionalProperties":false,"required":["version","trustedDIDs","policies"],"properties":{"version":{"description":"\"1.0\" (the only policy format version)","enum":["1.0","1",1]},"defaultAction":{"description":"deny, allow or audit (what happens to an image no policy scope covers)","enum":["deny","allow","audit"]},"trustedDIDs":{"$comment":"Every identity any policy trusts, keyed by DID.","type":"object","maxProperties":10000,"propertyNames":{"$ref":"#/definitions/did"},"additionalProperties":{"$ref":"#/definitions/trustedDid"}},"policies":{"type":"array","maxItems":1000,"items":{"$ref":"#/definitions/policy"}},"registries":{"$comment":"How registry hosts are read: mirrors of an origin (name mapping, where signature referrers are read), ATCR path layout, network exceptions. In file order; the first entry whose host matches applies.","type":"array","maxItems":1000,"items":{"$ref":"#/definitions/registry"}}},"definitions":{"did":{"description":"a did:plc DID (did:plc: then 24 characters a-z, 2-7) or a did:web DID naming a lowercase host (did:web:example.com, port as %3A)","type":"string","maxLength":253,"pattern":"^(did:plc:[a-z2-7]{24}|did:web:[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(%3[Aa][0-9]{1,5})?)$"},"dateTimeOrNull":{"description":"an RFC 3339 date-time with a time zone, such as 2024-01-01T00:00:00Z, or null","type":["string","null"],"maxLength":64,"pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"},"multikey":{"description":"a multibase Multikey string: z then base58btc, as publicKeyMultibase in the DID document (zQ3sh... for K-256, zDn... for P-256)","type":"string","minLength":40,"maxLength":256,"pattern":"^z[1-9A-HJ-NP-Za-km-z]+$"},"trustedDid":{"$comment":"One trusted identity and the window in which its signatures are trusted.","type":"object","additionalProperties":false,"properties":{"name":{"description":"a non-empty display name of at most 256 characters","type":"string","minLength":1,"maxLength":256},"validFrom":{"$ref":"#/definitions/dateTimeOrNull"},"expiresAt":{"$ref":"#/definitions/dateTimeOrNull"},"keys":{"$comment":"Pinned atproto signing keys: the commit must verify with one of them.","type":"array","minItems":1,"maxItems":64,"uniqueItems":true,"items":{"$ref":"#/definitions/multikey"}}}},"registryHostGlob":{"description":"a registry host, with :port when not the default, such as mirror.corp or registry.corp:5000; * matches any run of characters (*.corp)","type":"string","minLength":1,"maxLength":261,"pattern":"^[A-Za-z0-9*.-]+(:[0-9*]{1,5})?$|^\\[[0-9A-Fa-f:.]+\\](:[0-9]{1,5})?$"},"registryHost":{"description":"a registry host, with :port when not the default, such as atcr.io or registry.corp:5000 (no globs)","type":"string","minLength":1,"maxLength":261,"pattern":"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\\[[0-9A-Fa-f:.]+\\](:[0-9]{1,5})?$"},"pathPrefix":{"description":"one or more lowercase repository path components, such as atcr-proxy or team/cache (a trailing / is allowed)","type":"string","minLength":1,"maxLength":255,"pattern":"^[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*/?$"},"registry":{"$comment":"One registry host (or host glob) and how its images are read. The fields of RegistryRule in src/policy/trust-policy.ts; the mapping is src/policy/registries.ts.","type":"object","additionalProperties":false,"required":["host"],"properties":{"host":{"$ref":"#/definitions/registryHostGlob"},"mirrorOf":{"$ref":"#/definitions/registryHost"},"stripPrefix":{"$ref":"#/definitions/pathPrefix"},"addPrefix":{"$ref":"#/definitions/pathPrefix"},"referrersFrom":{"description":"self (the registry the image is read from; the default) or origin (the mirrorOf registry, by the same digest)","enum":["self","origin"]},"atcr":{"description":"true or false (true: paths are <handle-or-did>/<repository> whoever signs, and the first segment must be the signer)","type":"boolean"},"allowPrivateNetwork":{"description":"true or false (the registry and its token realm may be on private or loopback addresses)","type":"boolean"},"allowHttp":{"description":"true or false (the registry may be spoken to over plain http)","type":"boolean"}}},"policy":{"$comment":"A rule for the images its scope covers.","type":"object","additionalProperties":false,"required":["name","scope","trustedDIDs"],"properties":{"name":{"description":"a non-empty policy name of at most 128 characters","type":"string","minLength":1,"maxLength":128},"scope":{"description":"a non-empty lowercase image name glob without tag or digest, such as atcr.io/*/prod-* (* stays within one path segment, a whole ** segment is zero or more segments)","type":"string","minLength":1,"maxLength":512,"pattern":"^[a-z0-9._:/*\\[\\]-]+$"},"require":{"type":"object","additionalProperties":false,"properties":{"signature":{"description":"true (every policy requires an ATProto signature; false cannot be honoured)","const":true}}},"trustedDIDs":{"type":"array","minItems":1,"maxItems":10000,"uniqueItems":true,"items":{"$ref":"#/definitions/did"}},"action":{"description":"enforce or audit","enum":["enforce","audit"]}}}}};
 const schema12 = {"description":"a did:plc DID (did:plc: then 24 characters a-z, 2-7) or a did:web DID naming a lowercase host (did:web:example.com, port as %3A)","type":"string","maxLength":253,"pattern":"^(did:plc:[a-z2-7]{24}|did:web:[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(%3[Aa][0-9]{1,5})?)$"};
 const func2 = (runtime0.default ?? runtime0);
 const pattern0 = new RegExp("^(did:plc:[a-z2-7]{24}|did:web:[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(%3[Aa][0-9]{1,5})?)$", "u");
@@ -540,6 +540,287 @@ validate13.errors = vErrors;
 return errors === 0;
 }
 
+const schema19 = {"$comment":"One registry host (or host glob) and how its images are read. The fields of RegistryRule in src/policy/trust-policy.ts; the mapping is src/policy/registries.ts.","type":"object","additionalProperties":false,"required":["host"],"properties":{"host":{"$ref":"#/definitions/registryHostGlob"},"mirrorOf":{"$ref":"#/definitions/registryHost"},"stripPrefix":{"$ref":"#/definitions/pathPrefix"},"addPrefix":{"$ref":"#/definitions/pathPrefix"},"referrersFrom":{"description":"self (the registry the image is read from; the default) or origin (the mirrorOf registry, by the same digest)","enum":["self","origin"]},"atcr":{"description":"true or false (true: paths are <handle-or-did>/<repository> whoever signs, and the first segment must be the signer)","type":"boolean"},"allowPrivateNetwork":{"description":"true or false (the registry and its token realm may be on private or loopback addresses)","type":"boolean"},"allowHttp":{"description":"true or false (the registry may be spoken to over plain http)","type":"boolean"}}};
+const schema20 = {"description":"a registry host, with :port when not the default, such as mirror.corp or registry.corp:5000; * matches any run of characters (*.corp)","type":"string","minLength":1,"maxLength":261,"pattern":"^[A-Za-z0-9*.-]+(:[0-9*]{1,5})?$|^\\[[0-9A-Fa-f:.]+\\](:[0-9]{1,5})?$"};
+const schema21 = {"description":"a registry host, with :port when not the default, such as atcr.io or registry.corp:5000 (no globs)","type":"string","minLength":1,"maxLength":261,"pattern":"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\\[[0-9A-Fa-f:.]+\\](:[0-9]{1,5})?$"};
+const schema22 = {"description":"one or more lowercase repository path components, such as atcr-proxy or team/cache (a trailing / is allowed)","type":"string","minLength":1,"maxLength":255,"pattern":"^[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*/?$"};
+const pattern6 = new RegExp("^[A-Za-z0-9*.-]+(:[0-9*]{1,5})?$|^\\[[0-9A-Fa-f:.]+\\](:[0-9]{1,5})?$", "u");
+const pattern7 = new RegExp("^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\\[[0-9A-Fa-f:.]+\\](:[0-9]{1,5})?$", "u");
+const pattern8 = new RegExp("^[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*/?$", "u");
+
+function validate15(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.host === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'",schema:schema19.required,parentSchema:schema19,data};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((((((key0 === "host") || (key0 === "mirrorOf")) || (key0 === "stripPrefix")) || (key0 === "addPrefix")) || (key0 === "referrersFrom")) || (key0 === "atcr")) || (key0 === "allowPrivateNetwork")) || (key0 === "allowHttp"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema19,data};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.host !== undefined){
+let data0 = data.host;
+if(typeof data0 === "string"){
+if(func2(data0) > 261){
+const err2 = {instancePath:instancePath+"/host",schemaPath:"#/definitions/registryHostGlob/maxLength",keyword:"maxLength",params:{limit: 261},message:"must NOT have more than 261 characters",schema:261,parentSchema:schema20,data:data0};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(func2(data0) < 1){
+const err3 = {instancePath:instancePath+"/host",schemaPath:"#/definitions/registryHostGlob/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema20,data:data0};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(!pattern6.test(data0)){
+const err4 = {instancePath:instancePath+"/host",schemaPath:"#/definitions/registryHostGlob/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9*.-]+(:[0-9*]{1,5})?$|^\\[[0-9A-Fa-f:.]+\\](:[0-9]{1,5})?$"},message:"must match pattern \""+"^[A-Za-z0-9*.-]+(:[0-9*]{1,5})?$|^\\[[0-9A-Fa-f:.]+\\](:[0-9]{1,5})?$"+"\"",schema:"^[A-Za-z0-9*.-]+(:[0-9*]{1,5})?$|^\\[[0-9A-Fa-f:.]+\\](:[0-9]{1,5})?$",parentSchema:schema20,data:data0};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+else {
+const err5 = {instancePath:instancePath+"/host",schemaPath:"#/definitions/registryHostGlob/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema20.type,parentSchema:schema20,data:data0};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.mirrorOf !== undefined){
+let data1 = data.mirrorOf;
+if(typeof data1 === "string"){
+if(func2(data1) > 261){
+const err6 = {instancePath:instancePath+"/mirrorOf",schemaPath:"#/definitions/registryHost/maxLength",keyword:"maxLength",params:{limit: 261},message:"must NOT have more than 261 characters",schema:261,parentSchema:schema21,data:data1};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(func2(data1) < 1){
+const err7 = {instancePath:instancePath+"/mirrorOf",schemaPath:"#/definitions/registryHost/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema21,data:data1};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(!pattern7.test(data1)){
+const err8 = {instancePath:instancePath+"/mirrorOf",schemaPath:"#/definitions/registryHost/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\\[[0-9A-Fa-f:.]+\\](:[0-9]{1,5})?$"},message:"must match pattern \""+"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\\[[0-9A-Fa-f:.]+\\](:[0-9]{1,5})?$"+"\"",schema:"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\\[[0-9A-Fa-f:.]+\\](:[0-9]{1,5})?$",parentSchema:schema21,data:data1};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+else {
+const err9 = {instancePath:instancePath+"/mirrorOf",schemaPath:"#/definitions/registryHost/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema21.type,parentSchema:schema21,data:data1};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.stripPrefix !== undefined){
+let data2 = data.stripPrefix;
+if(typeof data2 === "string"){
+if(func2(data2) > 255){
+const err10 = {instancePath:instancePath+"/stripPrefix",schemaPath:"#/definitions/pathPrefix/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters",schema:255,parentSchema:schema22,data:data2};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(func2(data2) < 1){
+const err11 = {instancePath:instancePath+"/stripPrefix",schemaPath:"#/definitions/pathPrefix/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema22,data:data2};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if(!pattern8.test(data2)){
+const err12 = {instancePath:instancePath+"/stripPrefix",schemaPath:"#/definitions/pathPrefix/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*/?$"},message:"must match pattern \""+"^[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*/?$"+"\"",schema:"^[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*/?$",parentSchema:schema22,data:data2};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/stripPrefix",schemaPath:"#/definitions/pathPrefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.type,parentSchema:schema22,data:data2};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data.addPrefix !== undefined){
+let data3 = data.addPrefix;
+if(typeof data3 === "string"){
+if(func2(data3) > 255){
+const err14 = {instancePath:instancePath+"/addPrefix",schemaPath:"#/definitions/pathPrefix/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters",schema:255,parentSchema:schema22,data:data3};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+if(func2(data3) < 1){
+const err15 = {instancePath:instancePath+"/addPrefix",schemaPath:"#/definitions/pathPrefix/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema22,data:data3};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if(!pattern8.test(data3)){
+const err16 = {instancePath:instancePath+"/addPrefix",schemaPath:"#/definitions/pathPrefix/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*/?$"},message:"must match pattern \""+"^[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*/?$"+"\"",schema:"^[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*/?$",parentSchema:schema22,data:data3};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+else {
+const err17 = {instancePath:instancePath+"/addPrefix",schemaPath:"#/definitions/pathPrefix/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema22.type,parentSchema:schema22,data:data3};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+if(data.referrersFrom !== undefined){
+let data4 = data.referrersFrom;
+if(!((data4 === "self") || (data4 === "origin"))){
+const err18 = {instancePath:instancePath+"/referrersFrom",schemaPath:"#/properties/referrersFrom/enum",keyword:"enum",params:{allowedValues: schema19.properties.referrersFrom.enum},message:"must be equal to one of the allowed values",schema:schema19.properties.referrersFrom.enum,parentSchema:schema19.properties.referrersFrom,data:data4};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+if(data.atcr !== undefined){
+let data5 = data.atcr;
+if(typeof data5 !== "boolean"){
+const err19 = {instancePath:instancePath+"/atcr",schemaPath:"#/properties/atcr/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema19.properties.atcr.type,parentSchema:schema19.properties.atcr,data:data5};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+if(data.allowPrivateNetwork !== undefined){
+let data6 = data.allowPrivateNetwork;
+if(typeof data6 !== "boolean"){
+const err20 = {instancePath:instancePath+"/allowPrivateNetwork",schemaPath:"#/properties/allowPrivateNetwork/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema19.properties.allowPrivateNetwork.type,parentSchema:schema19.properties.allowPrivateNetwork,data:data6};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+if(data.allowHttp !== undefined){
+let data7 = data.allowHttp;
+if(typeof data7 !== "boolean"){
+const err21 = {instancePath:instancePath+"/allowHttp",schemaPath:"#/properties/allowHttp/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema19.properties.allowHttp.type,parentSchema:schema19.properties.allowHttp,data:data7};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+}
+else {
+const err22 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema19.type,parentSchema:schema19,data};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+validate15.errors = vErrors;
+return errors === 0;
+}
+
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="https://atproto-verifier.dev/schemas/trust-policy.schema.json" */;
@@ -577,7 +858,7 @@ vErrors.push(err2);
 errors++;
 }
 for(const key0 in data){
-if(!((((key0 === "version") || (key0 === "defaultAction")) || (key0 === "trustedDIDs")) || (key0 === "policies"))){
+if(!(((((key0 === "version") || (key0 === "defaultAction")) || (key0 === "trustedDIDs")) || (key0 === "policies")) || (key0 === "registries"))){
 const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema11,data};
 if(vErrors === null){
 vErrors = [err3];
@@ -723,14 +1004,46 @@ vErrors.push(err13);
 errors++;
 }
 }
-}
-else {
-const err14 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(data.registries !== undefined){
+let data6 = data.registries;
+if(Array.isArray(data6)){
+if(data6.length > 1000){
+const err14 = {instancePath:instancePath+"/registries",schemaPath:"#/properties/registries/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items",schema:1000,parentSchema:schema11.properties.registries,data:data6};
 if(vErrors === null){
 vErrors = [err14];
 }
 else {
 vErrors.push(err14);
+}
+errors++;
+}
+const len1 = data6.length;
+for(let i1=0; i1<len1; i1++){
+if(!(validate15(data6[i1], {instancePath:instancePath+"/registries/" + i1,parentData:data6,parentDataProperty:i1,rootData}))){
+vErrors = vErrors === null ? validate15.errors : vErrors.concat(validate15.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/registries",schemaPath:"#/properties/registries/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.registries.type,parentSchema:schema11.properties.registries,data:data6};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+}
+else {
+const err16 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
 }
 errors++;
 }

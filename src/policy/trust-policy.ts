@@ -4,8 +4,10 @@ import { LineCounter, parseDocument } from 'yaml';
 import { VerificationError } from '../errors.js';
 import { schemaViolations, type SchemaViolation } from './policy-schema.js';
 import { VERIFIER_VERSION } from '../version.js';
+import { canonicalRegistryHost, registryHostProblem } from '../registry/reference.js';
 import { canonicalPinnedKey } from './pinned-keys.js';
-import { scopeProblem } from './scope.js';
+import { trimPrefix } from './registries.js';
+import { scopeMatches, scopeProblem } from './scope.js';
 import { pointerOf, positionOf } from './yaml-position.js';
 
 /**
@@ -235,6 +237,7 @@ interface PolicyDocument {
   defaultAction?: DefaultAction;
   trustedDIDs: Record<string, { name?: string; validFrom?: string | null; expiresAt?: string | null; keys?: string[] }>;
   policies: { name: string; scope: string; require?: { signature?: true }; trustedDIDs: string[]; action?: PolicyAction }[];
+  registries?: RegistryRule[];
 }
 
 function build(raw: PolicyDocument, source: string, digest: string): TrustPolicy {
@@ -256,7 +259,7 @@ function build(raw: PolicyDocument, source: string, digest: string): TrustPolicy
     version: '1.0',
     defaultAction: raw.defaultAction ?? 'deny',
     trustedDIDs,
-    registries: [],
+    registries: (raw.registries ?? []).map(buildRegistryRule),
     policies: raw.policies.map((p) => ({
       name: p.name,
       scope: p.scope,
@@ -267,6 +270,60 @@ function build(raw: PolicyDocument, source: string, digest: string): TrustPolicy
     source,
     digest,
   };
+}
+
+/** A registries entry as written, prefixes without their trailing `/` (see ./registries.ts). */
+function buildRegistryRule(raw: RegistryRule): RegistryRule {
+  const rule: RegistryRule = { host: raw.host };
+  if (raw.mirrorOf !== undefined) rule.mirrorOf = raw.mirrorOf;
+  const strip = trimPrefix(raw.stripPrefix);
+  if (strip !== undefined) rule.stripPrefix = strip;
+  const add = trimPrefix(raw.addPrefix);
+  if (add !== undefined) rule.addPrefix = add;
+  if (raw.referrersFrom !== undefined) rule.referrersFrom = raw.referrersFrom;
+  if (raw.atcr !== undefined) rule.atcr = raw.atcr;
+  if (raw.allowPrivateNetwork !== undefined) rule.allowPrivateNetwork = raw.allowPrivateNetwork;
+  if (raw.allowHttp !== undefined) rule.allowHttp = raw.allowHttp;
+  return rule;
+}
+
+/** Why a host written in the policy is not in the canonical form images are compared in, or undefined. */
+function nonCanonicalHost(host: string): string | undefined {
+  const canonical = canonicalRegistryHost(host);
+  if (canonical === host) return undefined;
+  if (host !== host.toLowerCase()) return `hosts are compared lowercase: write "${canonical}"`;
+  if (host.endsWith(':443')) return `:443 is the default https port, which image names leave out: write "${canonical}"`;
+  return `${host} is Docker Hub, which image names call docker.io: write "${canonical}"`;
+}
+
+/** The registries entries' own consistency: canonical hosts, fields that need mirrorOf, one-hop mirrors. */
+function registryViolations(policy: TrustPolicy): SchemaViolation[] {
+  const out: SchemaViolation[] = [];
+  const at = (i: number, field: string, message: string) => out.push({ pointer: pointerOf(['registries', i, field]), key: false, message });
+  const firstByHost = new Map<string, number>();
+  for (const [i, rule] of policy.registries.entries()) {
+    const hostProblem = nonCanonicalHost(rule.host);
+    if (hostProblem) at(i, 'host', hostProblem);
+    const earlier = firstByHost.get(rule.host);
+    if (earlier !== undefined) at(i, 'host', `host ${rule.host} is already listed at registries[${earlier}]; the first matching entry applies, so this one never would: merge them`);
+    else firstByHost.set(rule.host, i);
+    if (rule.mirrorOf === undefined) {
+      for (const field of ['stripPrefix', 'addPrefix'] as const) {
+        if (rule[field] !== undefined) at(i, field, `${field} maps a mirror's paths to its origin's, and this entry has no mirrorOf: add mirrorOf: <origin host>`);
+      }
+      if (rule.referrersFrom === 'origin') at(i, 'referrersFrom', 'referrersFrom: origin reads referrers from the mirrorOf registry, and this entry has no mirrorOf: add mirrorOf: <origin host>');
+      continue;
+    }
+    const originProblem = registryHostProblem(rule.mirrorOf) ?? nonCanonicalHost(rule.mirrorOf);
+    if (originProblem) at(i, 'mirrorOf', originProblem);
+    const origin = canonicalRegistryHost(rule.mirrorOf);
+    if (scopeMatches(rule.host, origin)) at(i, 'mirrorOf', `${rule.mirrorOf} is matched by this entry's own host ${rule.host}: a registry cannot be its own mirror`);
+    const originRule = policy.registries.find((r) => scopeMatches(r.host, origin));
+    if (originRule?.mirrorOf !== undefined && originRule !== rule) {
+      at(i, 'mirrorOf', `${rule.mirrorOf} is itself a mirror (of ${originRule.mirrorOf}, registries[${policy.registries.indexOf(originRule)}]); mirrors are followed one hop only: point mirrorOf at the origin`);
+    }
+  }
+  return out;
 }
 
 /** What JSON Schema cannot express: calendar-valid dates, windows, declared DIDs, unique names, scopes. */
@@ -291,6 +348,7 @@ function semanticViolations(policy: TrustPolicy, raw: PolicyDocument): SchemaVio
       });
     }
   }
+  out.push(...registryViolations(policy));
   const seen = new Map<string, number>();
   for (const [i, rule] of policy.policies.entries()) {
     const first = seen.get(rule.name);

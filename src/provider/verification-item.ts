@@ -43,6 +43,8 @@ export interface ItemValue {
     action?: string;
     trustedAs?: string;
   };
+  /** How the key's name was read through the policy's registries (or that no entry applied). */
+  registryMapping?: string;
   /** Served from the provider's result cache. */
   cached: boolean;
   error?: ItemError;
@@ -89,6 +91,7 @@ export function answerFromVerification(key: string, verification: ImageVerificat
     ...(o.pdsEndpoint ? { pdsEndpoint: o.pdsEndpoint } : {}),
     ...(o.recordUri ? { recordUri: o.recordUri } : {}),
     ...(o.recordCid ? { recordCid: o.recordCid } : {}),
+    ...(o.registryMapping ? { registryMapping: o.registryMapping.description } : {}),
     policy: {
       source: policy.source,
       digest: policy.digest,
@@ -121,6 +124,8 @@ export function answerFromError(key: string, err: unknown, extra: Partial<ItemVa
 export function responseItem(key: string, value: ItemValue): ResponseItem {
   if (value.isSuccess) return { key, value };
   const e = value.error;
-  const error = e ? `[${e.code}] ${e.step}: ${e.message}. ${e.remediation}` : `[INTERNAL] ${value.message}`;
+  // Rego sees only this string: it names the registries mapping too, unless the message already does.
+  const mapping = value.registryMapping && e && !e.message.includes(value.registryMapping) ? ` (name mapping: ${value.registryMapping})` : '';
+  const error = e ? `[${e.code}] ${e.step}: ${e.message}${mapping}. ${e.remediation}` : `[INTERNAL] ${value.message}`;
   return { key, value, error };
 }

@@ -4,6 +4,8 @@ import { standardHandleResolver, xrpcHandleResolver } from '../identity/handle.j
 import { resolveDid } from '../identity/resolve-did.js';
 import type { RegistryClient } from '../registry/client.js';
 import { parseImageReference } from '../registry/reference.js';
+import { recordRepositoryFor } from '../verify/manifest-record.js';
+import { DEFAULT_SETTINGS } from '../verify/settings.js';
 import { attachSignature } from './attach-signature.js';
 import { PdsSession } from './pds-session.js';
 
@@ -21,6 +23,8 @@ export interface SignRequest {
   embedProof: boolean;
   registryFor: (registry: string) => RegistryClient;
   timeoutMs?: number;
+  /** Registries whose paths must start with the signer (default atcr.io), as the verifier's setting. */
+  atcrRegistries?: readonly string[];
 }
 
 export interface SignedImage {
@@ -31,6 +35,8 @@ export interface SignedImage {
   pdsEndpoint: string;
   recordUri: string;
   recordCid: string;
+  /** The repository the record names: the path after the signer's segment (ATCR layout), else registry/repository. */
+  repository: string;
   commitCid: string;
   commitRev: string;
   referrer: string;
@@ -67,7 +73,9 @@ export async function signImage(req: SignRequest): Promise<SignedImage> {
   if (req.identity.startsWith('did:') && session.did !== req.identity) {
     throw new VerificationError('INPUT_INVALID', `logged in as ${session.did}, not the requested ${req.identity}`);
   }
-  const record = await session.createManifestRecord({ repository: `${ref.registry}/${ref.repository}`, digest: manifest.digest, mediaType: manifest.mediaType });
+  // The repository the verifier will expect for this path and signer (issue 20 item 5): one rule for both.
+  const repository = recordRepositoryFor(ref, { did: session.did, handle: session.handle }, req.atcrRegistries ?? DEFAULT_SETTINGS.atcrRegistries);
+  const record = await session.createManifestRecord({ repository, digest: manifest.digest, mediaType: manifest.mediaType });
   try {
     const proofCar = req.embedProof ? await session.getRecordProof(record.rkey) : undefined;
     const payload = buildSignaturePayload({
@@ -96,6 +104,7 @@ export async function signImage(req: SignRequest): Promise<SignedImage> {
       pdsEndpoint,
       recordUri: record.uri,
       recordCid: record.cid,
+      repository,
       commitCid: record.commitCid,
       commitRev: record.commitRev,
       referrer: referrer.digest,

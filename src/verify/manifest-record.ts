@@ -1,5 +1,6 @@
 import { VerificationError } from '../errors.js';
-import { canonicalRegistryHost, parseImageReference } from '../registry/reference.js';
+import { mapToOrigin, nameOf, suggestedMirrorEntry, type RegistryMapping, type RegistryName } from '../policy/registries.js';
+import type { ImageReference } from '../registry/reference.js';
 import { MANIFEST_COLLECTION } from './record-uri.js';
 
 /** The fields of an `io.atcr.manifest` record the proof relies on (lexicon: SPEC section 2). */
@@ -16,9 +17,62 @@ export interface RecordExpectations {
   did: string;
   /** The image reference being admitted; the repository check needs it. */
   reference: string | undefined;
+  /**
+   * How the admitted name maps to the name its publisher signed (the policy's registries, see
+   * src/policy/registries.ts). Without one, the admitted name is its own origin.
+   */
+  mapping?: RegistryMapping;
+  /** Hosts whose paths are ATCR layout by configuration (used when no mapping is given). */
   atcrRegistries: readonly string[];
   /** The signer's handle, only when verified both ways. */
   verifiedHandle: string | undefined;
+}
+
+/** The signer as the layout rule sees it: the DID, and the handle only when verified both ways. */
+export interface PathSigner {
+  did: string;
+  handle?: string | undefined;
+}
+
+/**
+ * How a record names the repository of an image (issue 11, SPEC section 3 step 6), on any host:
+ * - ATCR layout: the first path segment is the signer (their DID, or their handle verified both
+ *   ways) and the record names the rest of the path. Safe on any host, since that segment must be
+ *   the signer: nobody else can claim a path under it.
+ * - Otherwise the record names the full `registry/repository`.
+ * `sign` writes what this says, and the verifier expects it: one rule for both.
+ */
+export type RepositoryLayout = { kind: 'atcr'; identity: string; repository: string } | { kind: 'full'; repository: string };
+
+export function repositoryLayout(name: RegistryName, signer: PathSigner): RepositoryLayout {
+  const slash = name.repository.indexOf('/');
+  if (slash > 0) {
+    const first = name.repository.slice(0, slash);
+    // Handles are case-insensitive, repository paths lowercase.
+    if (first === signer.did || (signer.handle !== undefined && first === signer.handle.toLowerCase())) {
+      return { kind: 'atcr', identity: first, repository: name.repository.slice(slash + 1) };
+    }
+  }
+  return { kind: 'full', repository: nameOf(name) };
+}
+
+/**
+ * The `repository` `sign` writes for an image: the layout rule above. On a host that is ATCR
+ * layout by configuration (atcrRegistries) a path that does not start with the signer cannot be
+ * signed at all: no record would be accepted for it, so refuse before writing one.
+ */
+export function recordRepositoryFor(image: string | ImageReference, signer: PathSigner, atcrRegistries: readonly string[]): string {
+  const mapping = mapToOrigin(undefined, image, atcrRegistries);
+  const layout = repositoryLayout(mapping.admitted, signer);
+  if (layout.kind === 'full' && mapping.atcrLayout) {
+    const [identity] = mapping.admitted.repository.split('/');
+    throw new VerificationError(
+      'INPUT_INVALID',
+      `${mapping.admitted.registry} paths are <handle-or-did>/<repository>, and ${nameOf(mapping.admitted)} starts with "${identity}", which is not you (${describeSigner(signer)})`,
+      { remediation: `Push the image under ${mapping.admitted.registry}/${signer.handle ?? signer.did}/..., then sign it.` },
+    );
+  }
+  return layout.repository;
 }
 
 function requireString(record: Record<string, unknown>, field: string): string {
@@ -31,9 +85,7 @@ function requireString(record: Record<string, unknown>, field: string): string {
 
 /**
  * SPEC section 3 step 6: the record signs exactly this digest, and the image path names the
- * record's repository. For ATCR-style registries the path is `<handle-or-did>/<repository>`, and the
- * identity segment must be the signer; elsewhere the record's repository is the full
- * `registry/repository` name that `atproto-verifier sign` writes.
+ * record's repository (repositoryLayout, on the origin name).
  */
 export function checkManifestRecord(value: unknown, expected: RecordExpectations): ManifestRecord {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -57,26 +109,45 @@ export function checkManifestRecord(value: unknown, expected: RecordExpectations
   return { repository, digest, mediaType, schemaVersion: record.schemaVersion, createdAt };
 }
 
+function describeSigner(signer: PathSigner): string {
+  return signer.handle ? `${signer.did}, handle ${signer.handle}` : `${signer.did}, no verified handle`;
+}
+
+/**
+ * The record names the image's repository, on the origin name (the admitted name mapped through
+ * the policy's registries). In ATCR layout the record may also name the full origin name (as
+ * `sign` wrote before it knew the layout): that names this very path, so it proves no less.
+ */
 function checkRepository(repository: string, expected: RecordExpectations): void {
-  const ref = parseImageReference(expected.reference!);
-  // ref.registry is canonical (lowercase, no :443): compare configured hosts in that form too.
-  if (expected.atcrRegistries.some((host) => canonicalRegistryHost(host) === ref.registry)) {
-    const [identity, ...rest] = ref.repository.split('/');
-    const path = rest.join('/');
-    const signer = identity === expected.did || (expected.verifiedHandle !== undefined && identity === expected.verifiedHandle);
-    if (!signer) {
-      throw new VerificationError(
-        'REPOSITORY_MISMATCH',
-        `image path names "${identity}" but the signer is ${expected.did}${expected.verifiedHandle ? ` (${expected.verifiedHandle})` : ' (no verified handle)'}`,
-      );
-    }
-    if (path !== repository) {
-      throw new VerificationError('REPOSITORY_MISMATCH', `image repository "${path}" is not the signed record's repository "${repository}"`);
-    }
-    return;
+  const mapping = expected.mapping ?? mapToOrigin(undefined, expected.reference!, expected.atcrRegistries);
+  const signer = { did: expected.did, handle: expected.verifiedHandle };
+  const origin = nameOf(mapping.origin);
+  const image = mapping.applied ? `${nameOf(mapping.admitted)} (read as ${origin})` : origin;
+  const via = `name mapping: ${mapping.description}`;
+  const layout = repositoryLayout(mapping.origin, signer);
+  if (layout.kind === 'atcr') {
+    if (repository === layout.repository || repository === origin) return;
+    throw mismatch(`image ${image} is repository "${layout.repository}" of ${layout.identity}, but the signed record names "${repository}"; ${via}`, mapping, repository, signer);
   }
-  const full = `${ref.registry}/${ref.repository}`;
-  if (repository !== full) {
-    throw new VerificationError('REPOSITORY_MISMATCH', `image ${full} is not the signed record's repository "${repository}"`);
+  if (mapping.atcrLayout) {
+    const [identity] = mapping.origin.repository.split('/');
+    throw new VerificationError(
+      'REPOSITORY_MISMATCH',
+      `${mapping.origin.registry} paths are <handle-or-did>/<repository>, and image ${image} names "${identity}", not the signer (${describeSigner(signer)}); ${via}`,
+      { remediation: 'The image path names another identity than the signer: a signature by one identity never admits an image under another identity\'s path.' },
+    );
   }
+  if (repository !== origin) {
+    throw mismatch(`image ${image} is not the signed record's repository "${repository}" (signer ${describeSigner(signer)}); ${via}`, mapping, repository, signer);
+  }
+}
+
+/** REPOSITORY_MISMATCH, with the registries entry that would map this name when one fits. */
+function mismatch(message: string, mapping: RegistryMapping, repository: string, signer: PathSigner): VerificationError {
+  const segments = [signer.did, ...(signer.handle ? [signer.handle.toLowerCase()] : [])];
+  const entry = suggestedMirrorEntry(mapping.admitted, repository, segments);
+  const remediation = entry
+    ? `If ${mapping.admitted.registry} mirrors the registry the image was signed on, add to the trust policy: ${entry}. Otherwise the image path names another repository or identity than the signed record.`
+    : 'The image path names another repository or identity than the signed record: this signature is not for this image name.';
+  return new VerificationError('REPOSITORY_MISMATCH', message, { remediation });
 }

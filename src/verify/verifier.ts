@@ -8,6 +8,7 @@ import { standardHandleResolver, xrpcHandleResolver, verifyHandle, type HandleRe
 import { resolveDid } from '../identity/resolve-did.js';
 import { TtlCache } from '../identity/ttl-cache.js';
 import { evaluateTrust, matchingPolicies, pinnedKeys, type TrustDecision } from '../policy/evaluate.js';
+import { mapToOrigin, type RegistryMapping } from '../policy/registries.js';
 import type { TrustPolicy } from '../policy/trust-policy.js';
 import { fetchRecordProof } from './fetch-record-proof.js';
 import { checkManifestRecord, type ManifestRecord } from './manifest-record.js';
@@ -52,6 +53,8 @@ export interface VerificationOutcome {
   signingKey?: string;
   offline?: boolean;
   trust?: TrustDecision;
+  /** How the admitted name was read through the policy's registries (or that no entry applied). */
+  registryMapping?: { applied: boolean; description: string };
   steps: StepReport[];
 }
 
@@ -83,6 +86,8 @@ interface Evidence {
   trust?: TrustDecision;
   offline?: boolean;
   manifest?: ManifestRecord;
+  /** The admitted name mapped to its origin (src/policy/registries.ts), when a reference is known. */
+  mapping?: RegistryMapping;
 }
 
 /**
@@ -165,6 +170,8 @@ export class Verifier {
   async verify(request: VerifyRequest): Promise<VerificationOutcome> {
     const evidence: Evidence = {};
     const steps: StepReport[] = [];
+    const mapping = this.registryMapping(request.reference);
+    if (mapping) evidence.mapping = mapping;
     const step = async (name: StepName, run: () => Promise<string> | string): Promise<void> => {
       try {
         steps.push({ step: name, ok: true, detail: await run() });
@@ -184,6 +191,19 @@ export class Verifier {
       return this.outcome(evidence, steps);
     } catch (err) {
       return this.outcome(evidence, steps, asVerificationError(err));
+    }
+  }
+
+  /**
+   * The admitted name read through the policy's registries: the record and handle-in-path checks
+   * run on the origin name it gives. An unparseable reference maps to nothing (it fails elsewhere).
+   */
+  registryMapping(reference: string | undefined): RegistryMapping | undefined {
+    if (!reference) return undefined;
+    try {
+      return mapToOrigin(this.deps.policy, reference, this.settings.atcrRegistries);
+    } catch {
+      return undefined;
     }
   }
 
@@ -288,10 +308,12 @@ export class Verifier {
       subjectDigest: request.subjectDigest,
       did: ev.record!.did,
       reference: request.reference,
+      ...(ev.mapping ? { mapping: ev.mapping } : {}),
       atcrRegistries: this.settings.atcrRegistries,
       verifiedHandle: ev.handle?.verified ? ev.handle.handle : undefined,
     }));
-    return `record ${ev.record!.rkey} signs ${record.digest} for repository ${record.repository}`;
+    const mapped = ev.mapping?.applied ? ` (${ev.mapping.description})` : '';
+    return `record ${ev.record!.rkey} signs ${record.digest} for repository ${record.repository}${mapped}`;
   }
 
   /** Step 7: a handle is reported only when verified both ways. */
@@ -347,6 +369,7 @@ export class Verifier {
       ...(ev.keyMultibase && proof ? { signingKey: ev.keyMultibase } : {}),
       ...(ev.offline ? { offline: true } : {}),
       ...(ev.trust ? { trust: ev.trust } : {}),
+      ...(ev.mapping ? { registryMapping: { applied: ev.mapping.applied, description: ev.mapping.description } } : {}),
       ...(error ? { error } : {}),
     };
     const signer = `${out.handle ? `${out.handle} (${out.did})` : out.did} at ${out.signedAt} (commit ${out.commitCid})`;

@@ -2,7 +2,8 @@ import { fetchSignatureArtifact } from '../artifact/fetch-signature-artifact.js'
 import { SIGNATURE_ARTIFACT_TYPE } from '../artifact/signature-payload.js';
 import { VerificationError } from '../errors.js';
 import type { RegistryClient } from '../registry/client.js';
-import { parseImageReference } from '../registry/reference.js';
+import { referrerLocation, type RegistryMapping } from '../policy/registries.js';
+import { formatImageReference, parseImageReference, type ImageReference } from '../registry/reference.js';
 import { failedOutcome, type VerificationOutcome, type Verifier } from './verifier.js';
 
 /** A signature referrer found for an image, and what verifying it gave. */
@@ -38,7 +39,8 @@ export async function verifyImage(
   const client = deps.registryFor(ref.registry);
   const digest = ref.digest ?? (await client.resolveDigest(ref.repository, ref.tag ?? 'latest'));
   const pinned = `${ref.registry}/${ref.repository}@${digest}`;
-  const referrers = await client.listReferrers(ref.repository, digest, SIGNATURE_ARTIFACT_TYPE);
+  const source = referrerSource(ref, deps);
+  const referrers = await source.client.listReferrers(source.repository, digest, SIGNATURE_ARTIFACT_TYPE);
   const result = (signatures: SignatureCheck[], decisive: VerificationOutcome): ImageVerification => ({
     reference,
     pinned,
@@ -48,16 +50,57 @@ export async function verifyImage(
     signatures,
   });
   if (referrers.length === 0) {
-    const error = new VerificationError('ARTIFACT_NOT_FOUND', `no ATProto signature referrer is attached to ${pinned}`);
-    return result([], failedOutcome(error));
+    return result([], withMapping(failedOutcome(noReferrerError(pinned, digest, source)), source.mapping));
   }
   const signatures: SignatureCheck[] = [];
   for (const referrer of referrers.slice(0, MAX_SIGNATURES_PER_IMAGE)) {
-    const outcome = await verifyReferrer(ref.repository, referrer.digest, digest, pinned, client, deps);
+    const outcome = withMapping(await verifyReferrer(source.repository, referrer.digest, digest, pinned, source.client, deps), source.mapping);
     signatures.push({ referrer: referrer.digest, outcome });
     if (outcome.isSuccess) return result(signatures, outcome);
   }
   return result(signatures, signatures[0]!.outcome);
+}
+
+/** Where an image's signature referrers (and their payloads) are read, and why. */
+interface ReferrerSource {
+  client: RegistryClient;
+  repository: string;
+  mapping: RegistryMapping | undefined;
+}
+
+/**
+ * The registry and repository the signature referrers are read from: the image's own, or with
+ * `referrersFrom: origin` on its registries entry, the origin's. Either way they are looked up by
+ * the digest resolved on the registry the image is admitted from, and each referrer's subject must
+ * be that digest: the signature binds the admitted bytes wherever it is stored.
+ */
+function referrerSource(ref: ImageReference, deps: { verifier: Verifier; registryFor: (registry: string) => RegistryClient }): ReferrerSource {
+  const mapping = deps.verifier.registryMapping(formatImageReference(ref));
+  if (mapping?.referrersFrom === 'origin') {
+    const origin = referrerLocation(mapping);
+    return { client: deps.registryFor(origin.registry), repository: origin.repository, mapping };
+  }
+  return { client: deps.registryFor(ref.registry), repository: ref.repository, mapping };
+}
+
+/** An outcome that failed before the engine ran still says how the name was read. */
+function withMapping(outcome: VerificationOutcome, mapping: RegistryMapping | undefined): VerificationOutcome {
+  return mapping && outcome.registryMapping === undefined ? { ...outcome, registryMapping: { applied: mapping.applied, description: mapping.description } } : outcome;
+}
+
+/** ARTIFACT_NOT_FOUND naming where referrers were looked for, the mapping, and what may be missing. */
+function noReferrerError(pinned: string, digest: string, source: ReferrerSource): VerificationError {
+  const mapping = source.mapping;
+  const where = `${source.client.registry}/${source.repository}@${digest}`;
+  // The mapping itself travels in the outcome (registryMapping), which every face shows beside this.
+  const from = where === pinned ? '' : ` (referrers read from ${where})`;
+  let remediation: string | undefined;
+  if (mapping?.applied && mapping.referrersFrom === 'self') {
+    remediation = `Sign the image; or, if it is signed on ${mapping.origin.registry} and this mirror does not copy referrers, copy them with the image (oras cp -r, regsync) or set referrersFrom: origin on registries[${mapping.index}] to read them from ${mapping.origin.registry}.`;
+  } else if (mapping && !mapping.applied) {
+    remediation = `Sign the image; or, if ${mapping.admitted.registry} is a mirror that does not copy referrers, add registries: [{host: "${mapping.admitted.registry}", mirrorOf: "<origin host>", referrersFrom: origin}] to the trust policy.`;
+  }
+  return new VerificationError('ARTIFACT_NOT_FOUND', `no ATProto signature referrer is attached to ${pinned}${from}`, remediation ? { remediation } : {});
 }
 
 async function verifyReferrer(

@@ -146,3 +146,15 @@ describe('plugin trust policy cache', () => {
     await expect(loadTrustPolicyCached(missing, undefined)).rejects.toMatchObject({ code: 'POLICY_INVALID' });
   });
 });
+
+describe('a policy with registries', () => {
+  it('keeps its registries on every load: a cached form without them would drop mirror mappings and ATCR overrides', async () => {
+    const path = join(dir, 'with-registries.yaml');
+    writeFileSync(path, `${POLICY}registries:\n  - {host: harbor.corp, mirrorOf: atcr.io, stripPrefix: atcr-proxy}\n  - {host: atcr.self, atcr: true}\n`);
+    const first = await loadTrustPolicyCached(path, cacheDir);
+    const second = await loadTrustPolicyCached(path, cacheDir);
+    for (const policy of [first, second]) {
+      expect(policy.registries).toEqual([{ host: 'harbor.corp', mirrorOf: 'atcr.io', stripPrefix: 'atcr-proxy' }, { host: 'atcr.self', atcr: true }]);
+    }
+  });
+});
