@@ -1,4 +1,4 @@
-import { canonicalRegistryHost, parseImageReference, type ImageReference } from '../registry/reference.js';
+import { canonicalRegistryHost, isRepositoryComponent, parseImageReference, registryHostProblem, type ImageReference } from '../registry/reference.js';
 import { scopeMatches } from './scope.js';
 import type { RegistryRule, TrustPolicy } from './trust-policy.js';
 
@@ -143,8 +143,11 @@ export function suggestedMirrorEntry(admitted: RegistryName, recordRepository: s
   let originHost: string;
   let originPath: string[];
   if (isHost) {
+    // The record's text is the signer's choice: suggest only a well-formed host and path.
+    if (registryHostProblem(first)) return undefined;
     originHost = canonicalRegistryHost(first);
     originPath = recordRepository.slice(slash + 1).split('/');
+    if (!originPath.every(isRepositoryComponent)) return undefined;
   } else {
     // An ATCR-layout record: the origin path is <signer>/<repository>, on a host the record does not name.
     const at = image.findIndex((segment, i) => i > 0 && signerSegments.includes(segment));

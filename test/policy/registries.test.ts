@@ -230,6 +230,9 @@ describe('the repository layout rule (record check and sign)', () => {
   it('suggests addPrefix when the origin path is longer, and nothing when the paths share no segment', () => {
     expect(suggestedMirrorEntry({ registry: 'cache.corp', repository: 'app' }, 'registry.corp/team/app')).toBe('registries: [{host: "cache.corp", mirrorOf: "registry.corp", addPrefix: "team/"}]');
     expect(suggestedMirrorEntry({ registry: 'cache.corp', repository: 'app' }, 'registry.corp/other')).toBeUndefined();
+    // The record's repository is the signer's text: nothing but a real host and path is echoed into advice.
+    expect(suggestedMirrorEntry({ registry: 'cache.corp', repository: 'app' }, 'evil.corp", atcr: false, x: "/app')).toBeUndefined();
+    expect(suggestedMirrorEntry({ registry: 'cache.corp', repository: 'app' }, 'evil.corp/Team Name/app')).toBeUndefined();
   });
 
   it('sign writes the repository the verifier expects, and refuses a path an ATCR registry would never accept', () => {
