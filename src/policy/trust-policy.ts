@@ -293,7 +293,8 @@ function nonCanonicalHost(host: string): string | undefined {
   if (canonical === host) return undefined;
   if (host !== host.toLowerCase()) return `hosts are compared lowercase: write "${canonical}"`;
   if (host.endsWith(':443')) return `:443 is the default https port, which image names leave out: write "${canonical}"`;
-  return `${host} is Docker Hub, which image names call docker.io: write "${canonical}"`;
+  if (canonical === 'docker.io') return `${host} is Docker Hub, which image names call docker.io: write "${canonical}"`;
+  return `image names spell this host "${canonical}" (the form a connection uses): write that`;
 }
 
 /** The registries entries' own consistency: canonical hosts, fields that need mirrorOf, one-hop mirrors. */

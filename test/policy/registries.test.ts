@@ -57,6 +57,7 @@ describe('parsing the registries section', () => {
     ['referrersFrom: origin without mirrorOf', '  - {host: mirror.corp, referrersFrom: origin}', /\/registries\/0\/referrersFrom: .*no mirrorOf/],
     ['an uppercase host', '  - {host: Mirror.Corp, atcr: true}', /\/registries\/0\/host: hosts are compared lowercase: write "mirror.corp"/],
     ['a host with :443', '  - {host: "mirror.corp:443", atcr: true}', /\/registries\/0\/host: :443 is the default https port.*"mirror.corp"/],
+    ['an IP literal in another spelling', '  - {host: "127.1:5000", allowHttp: true}', /\/registries\/0\/host: image names spell this host "127.0.0.1:5000"/],
     ['a Docker Hub alias as origin', '  - {host: mirror.corp, mirrorOf: index.docker.io}', /\/registries\/0\/mirrorOf: .*write "docker.io"/],
     ['an uppercase origin with :443', '  - {host: mirror.corp, mirrorOf: "ATCR.io:443"}', /\/registries\/0\/mirrorOf: hosts are compared lowercase: write "atcr.io"/],
     ['a glob as origin', '  - {host: mirror.corp, mirrorOf: "*.io"}', /\/registries\/0\/mirrorOf: must be a registry host/],
