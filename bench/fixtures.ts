@@ -48,7 +48,7 @@ export async function startWorld(opts: { publishers: number }): Promise<BenchWor
   const dir = mkdtempSync(join(tmpdir(), 'atproto-verifier-bench-world-'));
   const policyPath = join(dir, 'trust-policy.yaml');
   writeFileSync(policyPath, trustPolicyFor(publishers));
-  const client = new RegistryClient({ registry: registry.host, useHttp: true });
+  const client = new RegistryClient({ registry: registry.host, allowPrivateNetwork: true, useHttp: true });
   const images: SignedImage[] = [];
 
   // Built by hand like `sign` does (record, then payload, then referrer), without a login per image.

@@ -1,11 +1,12 @@
 import { asVerificationError } from '../src/errors.js';
 import { RegistryClient } from '../src/registry/client.js';
 import { loadRegistryCredentials } from '../src/registry/docker-config.js';
+import type { RegistryNetwork } from '../src/registry/registry-pool.js';
 import { PluginError, PluginErrorCode, type StoreConfig } from './protocol.js';
 
 /** The referrer store a VERIFY call reads through, built from Ratify's `storeConfig`. */
 export interface ReferrerStore {
-  clientFor(registry: string, opts: { timeoutMs: number; signal?: AbortSignal }): RegistryClient;
+  clientFor(registry: string, opts: { timeoutMs: number; signal?: AbortSignal; network?: RegistryNetwork }): RegistryClient;
 }
 
 function storeError(why: string): PluginError {
@@ -30,7 +31,7 @@ export function createReferrerStore(config: StoreConfig): ReferrerStore {
   if (configPath !== undefined && typeof configPath !== 'string') throw storeError('authProvider.configPath must be a string');
   if (store.useHttp !== undefined && typeof store.useHttp !== 'boolean') throw storeError('useHttp must be true or false');
   return {
-    clientFor(registry, { timeoutMs, signal }) {
+    clientFor(registry, { timeoutMs, signal, network }) {
       let credentials;
       try {
         credentials = loadRegistryCredentials(registry, configPath ? { configPath } : {});
@@ -39,7 +40,9 @@ export function createReferrerStore(config: StoreConfig): ReferrerStore {
       }
       return new RegistryClient({
         registry,
-        useHttp: store.useHttp === true,
+        // Ratify's useHttp, or the policy's allowHttp for this registry; private addresses only when allowed.
+        useHttp: store.useHttp === true || network?.useHttp === true,
+        allowPrivateNetwork: network?.allowPrivateNetwork === true,
         timeoutMs,
         ...(credentials ? { credentials } : {}),
         ...(signal ? { signal } : {}),

@@ -3,6 +3,7 @@ import { SIGNATURE_ARTIFACT_TYPE } from '../src/artifact/signature-payload.js';
 import { asVerificationError, VerificationError } from '../src/errors.js';
 import type { TrustPolicy } from '../src/policy/trust-policy.js';
 import { settingsFromParameters, type VerifierSettings } from '../src/verify/settings.js';
+import { registryGate } from '../src/verify/registry-admission.js';
 import { failedOutcome, Verifier, type VerificationOutcome } from '../src/verify/verifier.js';
 import { PluginError, PluginErrorCode, type PluginRequest, type VerifierResult } from './protocol.js';
 import { loadTrustPolicyCached } from './policy-cache.js';
@@ -83,7 +84,10 @@ async function verifyWithStore(
     );
   }
   const subject = request.subjectRef;
-  const client = store.clientFor(subject.registry, { timeoutMs: settings.pdsTimeoutMs, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+  // Policy before network, and the registry's network rules (issue 15): see registryGate.
+  const gate = registryGate(policy, settings, subject);
+  if ('decided' in gate) return gate.decided;
+  const client = store.clientFor(subject.registry, { timeoutMs: settings.pdsTimeoutMs, network: gate.network, ...(ctx.signal ? { signal: ctx.signal } : {}) });
   const verifier = new Verifier(settings, { policy });
   // The signer is known only once the artifact arrives; the DIDs the policy trusts for this image
   // are known now, so their documents are fetched while the registry is (SPEC section 3 step 2).

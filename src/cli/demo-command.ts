@@ -95,7 +95,7 @@ async function runDemo(teardown: Teardown): Promise<number> {
   const [net, registry]: [AtprotoNetwork, RegistryServer] = await Promise.all([starting.net, starting.registry]);
   const dir = mkdtempSync(join(tmpdir(), 'atproto-verifier-demo-'));
   teardown.add(() => rmSync(dir, { recursive: true, force: true }));
-  const client = new RegistryClient({ registry: registry.host, useHttp: true });
+  const client = new RegistryClient({ registry: registry.host, allowPrivateNetwork: true, useHttp: true });
   teardown.add(() => client.close());
   out(`  PLC ${net.plcUrl}   PDS ${net.pdsUrl}   registry ${registry.url}`);
 

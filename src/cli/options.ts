@@ -2,8 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { VerificationError } from '../errors.js';
 import { locateDid } from '../identity/did.js';
 import { loadTrustPolicy, parseTrustPolicy, type TrustPolicy } from '../policy/trust-policy.js';
-import { RegistryClient } from '../registry/client.js';
-import { loadRegistryCredentials } from '../registry/docker-config.js';
+import type { RegistryClient } from '../registry/client.js';
+import { RegistryPool } from '../registry/registry-pool.js';
+import { registryNetworkFor } from '../verify/registry-admission.js';
 import { settingsFromParameters, type VerifierSettings } from '../verify/settings.js';
 
 /** Flags shared by the commands that verify (commander turns `--plc-directory` into `plcDirectory`). */
@@ -80,22 +81,13 @@ export interface RegistryFactory {
   closeAll(): void;
 }
 
-/** Registry clients with credentials from the docker config.json, as `docker` and Ratify use. */
-export function registryFactory(flags: { plainHttp?: boolean }): RegistryFactory {
-  const clients = new Map<string, RegistryClient>();
-  const factory = (registry: string): RegistryClient => {
-    let client = clients.get(registry);
-    if (!client) {
-      const credentials = loadRegistryCredentials(registry);
-      client = new RegistryClient({ registry, useHttp: flags.plainHttp === true, ...(credentials ? { credentials } : {}) });
-      clients.set(registry, client);
-    }
-    return client;
-  };
-  return Object.assign(factory, {
-    closeAll(): void {
-      for (const client of clients.values()) client.close();
-      clients.clear();
-    },
-  });
+/**
+ * Registry clients with credentials from the docker config.json, as `docker` and Ratify use,
+ * behind the address guard: a private or loopback registry needs --allow-private-network, or
+ * `allowPrivateNetwork: true` on its entry in the policy's `registries` section.
+ */
+export function registryFactory(flags: { plainHttp?: boolean; allowPrivateNetwork?: boolean }, policy?: Pick<TrustPolicy, 'registries'>): RegistryFactory {
+  const global = { allowPrivateNetwork: flags.allowPrivateNetwork === true, plainHttp: flags.plainHttp === true };
+  const pool = new RegistryPool({ networkFor: (host) => registryNetworkFor(policy, host, global) });
+  return Object.assign((registry: string) => pool.clientFor(registry), { closeAll: () => pool.closeAll() });
 }

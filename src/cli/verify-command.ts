@@ -18,7 +18,7 @@ export async function verifyImageWithFlags(image: string, flags: EngineFlags): P
   const policy = await trustPolicyFromFlags(flags);
   const ca = await caFromFlags(flags);
   const verifier = new Verifier(settings, { policy, ...(ca ? { ca } : {}) });
-  const registryFor = registryFactory(flags);
+  const registryFor = registryFactory(flags, policy);
   try {
     return await new Progress().during(`verifying ${image}`, () => verifyImage(image, { verifier, registryFor }));
   } catch (err) {

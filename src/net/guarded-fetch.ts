@@ -55,15 +55,18 @@ export function closeIdleConnections(): void {
   agents.https = new https.Agent({ keepAlive: true, maxSockets: 64 });
 }
 
-/** Rejects a URL before any I/O: scheme, credentials, and IP-literal hosts. */
-export function checkUrl(raw: string, policy: Pick<FetchPolicy, 'allowPrivateNetwork'>, purpose: string): URL {
+/**
+ * Rejects a URL before any I/O: scheme, credentials, and IP-literal hosts. `allowHttp` (default:
+ * allowPrivateNetwork) lets a registry the operator declared plain-http be reached over http.
+ */
+export function checkUrl(raw: string, policy: Pick<FetchPolicy, 'allowPrivateNetwork'> & { allowHttp?: boolean }, purpose: string): URL {
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
     throw new VerificationError('NETWORK_DENIED', `${purpose}: "${raw}" is not a valid URL`);
   }
-  if (url.protocol !== 'https:' && !(policy.allowPrivateNetwork && url.protocol === 'http:')) {
+  if (url.protocol !== 'https:' && !((policy.allowHttp ?? policy.allowPrivateNetwork) && url.protocol === 'http:')) {
     throw new VerificationError('NETWORK_DENIED', `${purpose}: ${url.protocol}// is not allowed for ${url.origin} (https only)`);
   }
   if (url.username || url.password) {
@@ -77,7 +80,7 @@ export function checkUrl(raw: string, policy: Pick<FetchPolicy, 'allowPrivateNet
 }
 
 /** A DNS lookup that refuses names resolving to non-public addresses, before connecting. */
-function guardedLookup(allowPrivateNetwork: boolean): LookupFunction {
+export function guardedLookup(allowPrivateNetwork: boolean): LookupFunction {
   return (hostname, options, callback) => {
     dnsLookup(hostname, { all: true, family: options.family ?? 0 }, (err, addresses) => {
       if (err) return callback(err, '', 0);

@@ -3,8 +3,9 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { closeIdleConnections } from '../net/guarded-fetch.js';
 import type { TrustPolicy } from '../policy/trust-policy.js';
-import { RegistryClient } from '../registry/client.js';
-import { loadRegistryCredentials } from '../registry/docker-config.js';
+import type { RegistryClient } from '../registry/client.js';
+import { RegistryPool } from '../registry/registry-pool.js';
+import { registryNetworkFor } from '../verify/registry-admission.js';
 import { Verifier } from '../verify/verifier.js';
 import { BatchVerifier, type Engine } from './batch.js';
 import type { ProviderConfig } from './config.js';
@@ -61,28 +62,24 @@ export async function startProviderServer(opts: ProviderServerOptions): Promise<
   // Unreadable certificate files are a configuration error: report it before anything starts.
   let tls = readTlsMaterial(config.tls);
   const metrics = createMetrics();
-  const clients = new Map<string, RegistryClient>();
-  const registryFor =
-    opts.registryFor ??
-    ((registry: string) => {
-      let client = clients.get(registry);
-      if (!client) {
-        const credentials = loadRegistryCredentials(registry);
-        // No per-call signal on shared clients: bound each registry request by the verification limit.
-        const timeoutMs = Math.min(config.settings.pdsTimeoutMs, config.verifyTimeoutMs);
-        client = new RegistryClient({ registry, useHttp: config.plainHttp, timeoutMs, ...(credentials ? { credentials } : {}) });
-        clients.set(registry, client);
-      }
-      return client;
-    });
-
   let engine: Engine | undefined;
+  // Registry clients in a bounded LRU keyed by canonical host, with the docker config read once
+  // per policy reload; each registry's network rules come from the policy in force (issue 15).
+  const pool = new RegistryPool({
+    networkFor: (host) => registryNetworkFor(engine?.policy, host, { allowPrivateNetwork: config.settings.allowPrivateNetwork, plainHttp: config.plainHttp }),
+    // No per-call signal on shared clients: bound each registry request by the verification limit.
+    timeoutMs: Math.min(config.settings.pdsTimeoutMs, config.verifyTimeoutMs),
+    debug: (message) => log.debug('registry', { detail: message }),
+  });
+  const registryFor = opts.registryFor ?? ((registry: string) => pool.clientFor(registry));
+
   const policy = new PolicyWatcher(config.trustPolicyPath, {
     pollMs: config.policyPollMs,
     log,
     metrics,
     onPolicy: (p: TrustPolicy) => {
       engine = { policy: p, verifier: new Verifier(config.settings, { policy: p }) };
+      pool.reload();
     },
   });
   await policy.start();
@@ -253,7 +250,7 @@ export async function startProviderServer(opts: ProviderServerOptions): Promise<
       }
       batch.close();
       policy.close();
-      for (const client of clients.values()) client.close();
+      pool.closeAll();
       closeIdleConnections();
       log.info('shut down');
     })();

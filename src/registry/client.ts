@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
+import type { LookupFunction } from 'node:net';
 import { VerificationError, type ErrorCode } from '../errors.js';
+import { checkUrl, guardedLookup } from '../net/guarded-fetch.js';
 import { basicHeader, fetchBearerToken, parseChallenge } from './auth.js';
+import { BoundedLru } from './bounded-lru.js';
 import type { RegistryCredentials } from './docker-config.js';
-import { bodyExcerpt, sendHttp, type HttpResponse } from './http.js';
+import { bodyForDebug, sendHttp, type HttpResponse } from './http.js';
 import { indexDescriptors, MANIFEST_ACCEPT, OCI_INDEX_MEDIA_TYPE, referrersTag, type Descriptor } from './oci.js';
 
 export interface RegistryClientOptions {
@@ -18,6 +21,14 @@ export interface RegistryClientOptions {
   /** Extra CA certificates (PEM) for a registry with a private CA. */
   ca?: string;
   signal?: AbortSignal;
+  /**
+   * The registry, its redirect targets and its token realm may be private, loopback or
+   * link-local addresses (an in-cluster registry; test networks). Off by default: the same
+   * address guard as every other fetch (src/net) then applies to each of them.
+   */
+  allowPrivateNetwork?: boolean;
+  /** Where remote bodies and remote-chosen URLs go (debug logs); never into error messages. */
+  debug?: (message: string) => void;
 }
 
 export interface FetchedManifest {
@@ -32,6 +43,8 @@ export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const MAX_REFERRER_PAGES = 8;
 const MAX_REDIRECTS = 5;
 const DEFAULT_TIMEOUT_MS = 10_000;
+/** Tokens are cached per repository scope, which callers choose: keep only the most recent. */
+export const MAX_CACHED_TOKENS = 64;
 
 export function digestOf(bytes: Uint8Array, algorithm: 'sha256' | 'sha512' = 'sha256'): string {
   return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
@@ -49,7 +62,12 @@ function checkDigest(bytes: Uint8Array, expected: string, what: string): void {
 /**
  * A minimal OCI distribution client: what verification and signing need, nothing more. Every
  * manifest and blob is hashed and compared with the digest it was asked by, every response is
- * capped, and credentials only go to the registry or the token realm it names.
+ * capped, and credentials only go to the registry or the token realm it names (issue 15):
+ * - every URL (the registry, each redirect hop, the token realm) passes the address guard;
+ * - a challenge is answered only when the 401 came from the registry's own origin;
+ * - the realm is https unless the registry itself is plain http by the operator's choice;
+ * - referrers pagination (`Link`) stays on the registry's origin;
+ * - error messages carry status codes and our own words, never a remote body or a remote URL.
  */
 export class RegistryClient {
   readonly registry: string;
@@ -57,7 +75,11 @@ export class RegistryClient {
   private readonly options: RegistryClientOptions;
   private readonly agent: http.Agent | https.Agent;
   /** Authorization header per scope, learned from challenges. */
-  private readonly auth = new Map<string, string>();
+  private readonly auth = new BoundedLru<string, string>(MAX_CACHED_TOKENS);
+  private readonly lookup: LookupFunction;
+  /** Requests in progress, so an evicted client closes its connections only once they are done. */
+  private active = 0;
+  private retired = false;
 
   constructor(options: RegistryClientOptions) {
     this.options = options;
@@ -66,11 +88,18 @@ export class RegistryClient {
     const host = options.registry === 'docker.io' ? 'registry-1.docker.io' : options.registry;
     this.base = new URL(`${options.useHttp ? 'http' : 'https'}://${host}`);
     this.agent = options.useHttp ? new http.Agent({ keepAlive: true }) : new https.Agent({ keepAlive: true });
+    this.lookup = guardedLookup(options.allowPrivateNetwork === true);
   }
 
   /** Drops pooled connections so a short-lived process can exit. */
   close(): void {
     this.agent.destroy();
+  }
+
+  /** Closes the connections once the requests in progress are done (a pool evicting this client). */
+  retire(): void {
+    this.retired = true;
+    if (this.active === 0) this.agent.destroy();
   }
 
   async getManifest(repository: string, reference: string, opts: { maxBytes?: number; notFound?: ErrorCode } = {}): Promise<FetchedManifest> {
@@ -116,7 +145,7 @@ export class RegistryClient {
       this.expect(res, [200], `GET referrers of ${repository}@${digest}`);
       found.push(...indexDescriptors(parseJson(res.body, `referrers index of ${repository}@${digest}`)));
       const link = res.headers.link;
-      const next = nextLink(Array.isArray(link) ? link[0] : link);
+      const next = nextLink(Array.isArray(link) ? link[0] : link, this.base);
       if (!next) break;
       path = next;
     }
@@ -187,10 +216,12 @@ export class RegistryClient {
 
   private expect(res: HttpResponse, ok: number[], what: string): void {
     if (ok.includes(res.status)) return;
+    // The body may be anything the host chose (an internal service's answer): debug logs only.
+    if (res.body.length > 0) this.options.debug?.(`${what}: ${this.registry} answered HTTP ${res.status} with body ${bodyForDebug(res.body)}`);
     if (res.status === 401 || res.status === 403) {
-      throw new VerificationError('REGISTRY_AUTH_FAILED', `${what}: ${this.registry} refused access (HTTP ${res.status})${bodyExcerpt(res.body)}`);
+      throw new VerificationError('REGISTRY_AUTH_FAILED', `${what}: ${this.registry} refused access (HTTP ${res.status})`);
     }
-    throw new VerificationError('REGISTRY_ERROR', `${what}: ${this.registry} answered HTTP ${res.status}${bodyExcerpt(res.body)}`);
+    throw new VerificationError('REGISTRY_ERROR', `${what}: ${this.registry} answered HTTP ${res.status}`);
   }
 
   private request(
@@ -211,15 +242,46 @@ export class RegistryClient {
     opts: { headers?: Record<string, string>; body?: Uint8Array; maxBytes: number; push?: boolean },
   ): Promise<HttpResponse> {
     const scope = `repository:${repository}:${opts.push ? 'pull,push' : 'pull'}`;
-    let res = await this.send(method, url, opts, this.auth.get(scope));
-    if (res.status === 401) {
-      const authorization = await this.answerChallenge(res, scope);
-      if (authorization) {
-        this.auth.set(scope, authorization);
-        res = await this.send(method, url, opts, authorization);
+    this.active++;
+    try {
+      let answer = await this.send(method, url, opts, this.auth.get(scope));
+      if (answer.res.status === 401) {
+        if (answer.url.origin !== this.base.origin) {
+          // A host the registry redirected to wants credentials: they are the registry's, not its.
+          this.options.debug?.(`${this.registry}: ${answer.url.origin} (a redirect target) asked for credentials; none sent`);
+          throw new VerificationError(
+            'REGISTRY_AUTH_FAILED',
+            `${method} ${url.pathname}: a host ${this.registry} redirected to asked for credentials; the registry's credentials are only sent to its own origin`,
+          );
+        }
+        const authorization = await this.answerChallenge(answer.res, scope);
+        if (authorization) {
+          this.auth.set(scope, authorization);
+          answer = await this.send(method, url, opts, authorization);
+        }
       }
+      return answer.res;
+    } finally {
+      this.active--;
+      if (this.retired && this.active === 0) this.agent.destroy();
     }
-    return res;
+  }
+
+  /**
+   * The address guard for one hop: scheme, IP literal (DNS answers are checked by `lookup`).
+   * A redirect target is the remote's choice: refused in our words, named in debug logs only.
+   */
+  private guard(target: URL, method: string, path: string, redirected: boolean): void {
+    try {
+      checkUrl(target.toString(), { allowPrivateNetwork: this.options.allowPrivateNetwork === true, allowHttp: this.options.useHttp === true }, `registry ${this.registry}`);
+    } catch (err) {
+      if (!redirected) throw err;
+      this.options.debug?.(`${this.registry}: refused redirect to ${target.origin}: ${(err as Error).message}`);
+      throw new VerificationError(
+        'NETWORK_DENIED',
+        `${method} ${path}: ${this.registry} redirected to an address the network policy refuses (private, loopback, link-local, metadata, or not https)`,
+      );
+    }
   }
 
   private async send(
@@ -227,9 +289,10 @@ export class RegistryClient {
     url: URL,
     opts: { headers?: Record<string, string>; body?: Uint8Array; maxBytes: number },
     authorization: string | undefined,
-  ): Promise<HttpResponse> {
+  ): Promise<{ res: HttpResponse; url: URL }> {
     let target = url;
     for (let hop = 0; ; hop++) {
+      this.guard(target, method, url.pathname, hop > 0);
       // Credentials never follow a redirect to another origin (blob storage, CDNs).
       const sameOrigin = target.origin === this.base.origin;
       const headers = { ...opts.headers, ...(authorization && sameOrigin ? { authorization } : {}) };
@@ -240,16 +303,19 @@ export class RegistryClient {
         maxBytes: opts.maxBytes,
         timeoutMs: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
         agent: sameOrigin ? this.agent : target.protocol === 'https:' ? https.globalAgent : http.globalAgent,
+        lookup: this.lookup,
+        ...(sameOrigin ? {} : { label: `${method} ${url.pathname} (after a redirect from ${this.registry})` }),
         ...(opts.body ? { body: opts.body } : {}),
         ...(this.options.ca ? { ca: this.options.ca } : {}),
         ...(this.options.signal ? { signal: this.options.signal } : {}),
       });
       const location = res.headers.location;
-      if (![301, 302, 303, 307, 308].includes(res.status) || !location || (method !== 'GET' && method !== 'HEAD')) return res;
+      if (![301, 302, 303, 307, 308].includes(res.status) || !location || (method !== 'GET' && method !== 'HEAD')) return { res, url: target };
       if (hop >= MAX_REDIRECTS) throw new VerificationError('REGISTRY_ERROR', `${method} ${url.pathname}: more than ${MAX_REDIRECTS} redirects`);
-      target = new URL(location, target);
-      if (target.protocol !== 'https:' && !(this.options.useHttp && target.protocol === 'http:')) {
-        throw new VerificationError('REGISTRY_ERROR', `${method} ${url.pathname}: refusing redirect to ${target.protocol}//${target.host}`);
+      try {
+        target = new URL(location, target);
+      } catch {
+        throw new VerificationError('REGISTRY_ERROR', `${method} ${url.pathname}: ${this.registry} redirected to something that is not a URL`);
       }
     }
   }
@@ -269,9 +335,13 @@ export class RegistryClient {
       return basicHeader(credentials.username, credentials.password);
     }
     const token = await fetchBearerToken(challenge, challenge.scope ?? scope, credentials, {
+      registry: this.registry,
       agentFor: (u) => (u.protocol === 'https:' ? https.globalAgent : http.globalAgent),
       timeoutMs: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       allowHttp: this.options.useHttp === true,
+      allowPrivateNetwork: this.options.allowPrivateNetwork === true,
+      lookup: this.lookup,
+      ...(this.options.debug ? { debug: this.options.debug } : {}),
       ...(this.options.ca ? { ca: this.options.ca } : {}),
       ...(this.options.signal ? { signal: this.options.signal } : {}),
     });
@@ -299,10 +369,23 @@ function parseJson(body: Uint8Array, what: string): unknown {
   }
 }
 
-/** The path of a `Link: <...>; rel="next"` header (referrers API pagination). */
-function nextLink(header: string | undefined): string | undefined {
+/**
+ * The path of a `Link: <...>; rel="next"` header (referrers API pagination). It must stay on the
+ * registry: an origin-relative path under /v2/, or an absolute URL of the registry's own origin.
+ * A protocol-relative `//host/...` or another origin is refused, never followed.
+ */
+export function nextLink(header: string | undefined, base: URL): string | undefined {
   const match = header ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(header) : null;
   if (!match) return undefined;
-  const url = new URL(match[1]!, 'http://placeholder');
+  const target = match[1]!.trim();
+  const refuse = () => new VerificationError('REGISTRY_ERROR', 'the referrers list points its next page off the registry (Link header); refused');
+  if (target.startsWith('//') || target.startsWith('\\')) throw refuse();
+  let url: URL;
+  try {
+    url = new URL(target, base);
+  } catch {
+    throw refuse();
+  }
+  if (url.origin !== base.origin || !url.pathname.startsWith('/v2/') || url.pathname.startsWith('//')) throw refuse();
   return `${url.pathname}${url.search}`;
 }

@@ -24,18 +24,24 @@ function keysFor(host: string): string[] {
   return host === 'docker.io' ? [...keys, ...HUB_KEYS] : keys;
 }
 
+/** A docker config.json read once: credentials looked up per host without touching the disk again. */
+export interface DockerConfig {
+  path: string;
+  credentialsFor(host: string): RegistryCredentials | undefined;
+}
+
 /**
- * Finds the credentials for `host` (exact host and port, as Ratify matches them). Returns
- * undefined when the file or the entry is absent: anonymous access is then tried. A file that
- * exists but cannot be read as JSON is an error, not silently anonymous.
+ * Reads the docker config once (the provider re-reads it only on reload, never per image).
+ * An absent default file means anonymous access; a file that exists but cannot be read as JSON,
+ * or an explicit path that is missing, is an error rather than silently anonymous.
  */
-export function loadRegistryCredentials(host: string, options: { configPath?: string } = {}): RegistryCredentials | undefined {
+export function readDockerConfig(options: { configPath?: string } = {}): DockerConfig {
   const path = dockerConfigPath(options.configPath);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !options.configPath) return undefined;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !options.configPath) return { path, credentialsFor: () => undefined };
     throw new VerificationError('REGISTRY_AUTH_FAILED', `cannot read docker config ${path}: ${(err as Error).message}`);
   }
   let config: { auths?: Record<string, unknown> };
@@ -44,12 +50,25 @@ export function loadRegistryCredentials(host: string, options: { configPath?: st
   } catch {
     throw new VerificationError('REGISTRY_AUTH_FAILED', `docker config ${path} is not valid JSON`);
   }
-  const auths = config?.auths;
-  if (typeof auths !== 'object' || auths === null) return undefined;
-  for (const key of keysFor(host)) {
-    if (Object.prototype.hasOwnProperty.call(auths, key)) return credentialsFrom(auths[key], `${path} auths["${key}"]`);
-  }
-  return undefined;
+  const auths = typeof config?.auths === 'object' && config.auths !== null ? config.auths : {};
+  return {
+    path,
+    credentialsFor(host: string): RegistryCredentials | undefined {
+      for (const key of keysFor(host)) {
+        if (Object.prototype.hasOwnProperty.call(auths, key)) return credentialsFrom(auths[key], `${path} auths["${key}"]`);
+      }
+      return undefined;
+    },
+  };
+}
+
+/**
+ * Finds the credentials for `host` (exact host and port, as Ratify matches them). Returns
+ * undefined when the file or the entry is absent: anonymous access is then tried. A file that
+ * exists but cannot be read as JSON is an error, not silently anonymous.
+ */
+export function loadRegistryCredentials(host: string, options: { configPath?: string } = {}): RegistryCredentials | undefined {
+  return readDockerConfig(options).credentialsFor(host);
 }
 
 function credentialsFrom(entry: unknown, where: string): RegistryCredentials | undefined {

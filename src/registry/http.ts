@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import type { LookupFunction } from 'node:net';
 import { VerificationError } from '../errors.js';
 import { connectionTimedOut } from '../net/connection-timeout.js';
 
@@ -14,6 +15,13 @@ export interface HttpRequest {
   agent: http.Agent | https.Agent;
   ca?: string;
   signal?: AbortSignal;
+  /** DNS lookup that refuses forbidden addresses before connecting (the address guard). */
+  lookup?: LookupFunction;
+  /**
+   * What to call this exchange in messages, when its URL came from a remote host (a redirect, a
+   * token realm): such URLs are never echoed back to the caller.
+   */
+  label?: string;
 }
 
 export interface HttpResponse {
@@ -62,7 +70,7 @@ export async function sendHttp(req: HttpRequest): Promise<HttpResponse> {
 }
 
 function sendOnce(req: HttpRequest, opts: { retried?: boolean } = {}): Promise<HttpResponse> {
-  const where = `${req.method} ${req.url.origin}${req.url.pathname}`;
+  const where = req.label ?? `${req.method} ${req.url.origin}${req.url.pathname}`;
   return new Promise((resolve, reject) => {
     const isHttps = req.url.protocol === 'https:';
     const transport = isHttps ? https : http;
@@ -107,6 +115,7 @@ function sendOnce(req: HttpRequest, opts: { retried?: boolean } = {}): Promise<H
         headers: { 'user-agent': 'atproto-verifier', ...(req.body ? { 'content-length': String(req.body.length) } : {}), ...req.headers },
         agent: req.agent,
         ...(req.ca ? { ca: req.ca } : {}),
+        ...(req.lookup ? { lookup: req.lookup } : {}),
       },
       (res) => {
         const declared = Number(res.headers['content-length']);
@@ -142,6 +151,11 @@ function sendOnce(req: HttpRequest, opts: { retried?: boolean } = {}): Promise<H
       else socket.once(isHttps ? 'secureConnect' : 'connect', () => (connected = true));
     });
     outgoing.on('error', (err: NodeJS.ErrnoException) => {
+      // The address guard's own refusal, raised from the DNS lookup: it already says why.
+      if (err instanceof VerificationError) {
+        fail(err);
+        return;
+      }
       const idempotent = req.method === 'GET' || req.method === 'HEAD';
       if (idempotent && !opts.retried && outgoing.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
         fail(new StaleConnection(err.message));
@@ -153,8 +167,11 @@ function sendOnce(req: HttpRequest, opts: { retried?: boolean } = {}): Promise<H
   });
 }
 
-/** A short, printable excerpt of an error body for messages (registries put JSON errors there). */
-export function bodyExcerpt(body: Uint8Array): string {
-  const text = Buffer.from(body.subarray(0, 300)).toString('utf8').replace(/[^\x20-\x7e]+/g, ' ').trim();
-  return text.length > 0 ? `: ${text}` : '';
+/**
+ * A remote body for debug logs only (issue 15: nothing a remote host says reaches the caller):
+ * at most 300 bytes, quoted, with every non-printable character escaped.
+ */
+export function bodyForDebug(body: Uint8Array): string {
+  const text = Buffer.from(body.subarray(0, 300)).toString('utf8');
+  return `${JSON.stringify(text).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}${body.length > 300 ? ' (truncated)' : ''}`;
 }

@@ -4,6 +4,7 @@ import { VerificationError } from '../errors.js';
 import type { RegistryClient } from '../registry/client.js';
 import { referrerLocation, type RegistryMapping } from '../policy/registries.js';
 import { formatImageReference, parseImageReference, type ImageReference } from '../registry/reference.js';
+import { decisionBeforeRegistry } from './registry-admission.js';
 import { failedOutcome, type VerificationOutcome, type Verifier } from './verifier.js';
 
 /** A signature referrer found for an image, and what verifying it gave. */
@@ -36,6 +37,9 @@ export async function verifyImage(
   deps: { verifier: Verifier; registryFor: (registry: string) => RegistryClient; signal?: AbortSignal },
 ): Promise<ImageVerification> {
   const ref = parseImageReference(reference);
+  // Policy before network: an image no scope covers is decided here, its registry never contacted.
+  const unscoped = decisionBeforeRegistry(deps.verifier.policy, formatImageReference(ref));
+  if (unscoped) return { reference, pinned: formatImageReference(ref), digest: ref.digest ?? '', isSuccess: unscoped.isSuccess, decisive: unscoped, signatures: [] };
   const client = deps.registryFor(ref.registry);
   const digest = ref.digest ?? (await client.resolveDigest(ref.repository, ref.tag ?? 'latest'));
   const pinned = `${ref.registry}/${ref.repository}@${digest}`;

@@ -46,7 +46,7 @@ beforeAll(async () => {
   expect(cliIsBuilt(), 'dist/cli.js is missing: run node scripts/build.mjs --bundle-only').toBe(true);
   [net, registry] = await Promise.all([startAtprotoNetwork(), startRegistry()]);
   [alice, mallory, carol] = await Promise.all([net.createPublisher('alice'), net.createPublisher('mallory'), net.createPublisher('carol')]);
-  client = new RegistryClient({ registry: registry.host, useHttp: true });
+  client = new RegistryClient({ registry: registry.host, allowPrivateNetwork: true, useHttp: true });
   [signed, embedded, unsigned, victim] = await Promise.all([
     pushSampleImage(client, registry.host, 'team/app', '1.0', 'signed'),
     pushSampleImage(client, registry.host, 'team/app', '1.1', 'embedded proof'),
@@ -245,7 +245,7 @@ describe('sign when the registry refuses the signature', () => {
     mkdirSync(root);
     const [writable, readonly] = await Promise.all([serveStorage(root, false), serveStorage(root, true)]);
     try {
-      const rw = new RegistryClient({ registry: writable.host, useHttp: true });
+      const rw = new RegistryClient({ registry: writable.host, allowPrivateNetwork: true, useHttp: true });
       const image = await pushSampleImage(rw, writable.host, 'team/frozen', '1.0', 'frozen');
       const dave = await net.createPublisher('dave');
       const latestRev = async () =>

@@ -77,7 +77,7 @@ beforeAll(async () => {
 
   silentPds = await startSilentPds();
 
-  const client = new RegistryClient({ registry: registry.host, useHttp: true });
+  const client = new RegistryClient({ registry: registry.host, allowPrivateNetwork: true, useHttp: true });
   const [trusted, untrusted, unsigned, hanging] = await Promise.all([
     Promise.all([0, 1, 2, 3].map((i) => pushAndSign(client, alice, `alice/app${i}`, `alice app ${i}`))),
     Promise.all([0, 1].map((i) => pushAndSign(client, mallory, `mallory/app${i}`, `mallory app ${i}`))),

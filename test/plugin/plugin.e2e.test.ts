@@ -41,7 +41,7 @@ let privateImage: SignedImage;
 let unsigned: PushedImage;
 
 function clientFor(server: RegistryServer, credentials?: RegistryCredentials): RegistryClient {
-  return new RegistryClient({ registry: server.host, useHttp: true, ...(credentials ? { credentials } : {}) });
+  return new RegistryClient({ registry: server.host, allowPrivateNetwork: true, useHttp: true, ...(credentials ? { credentials } : {}) });
 }
 
 async function pushAndSign(server: RegistryServer, publisher: Publisher, repository: string, content: string, credentials?: RegistryCredentials): Promise<SignedImage> {

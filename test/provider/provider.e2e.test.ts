@@ -54,7 +54,7 @@ beforeAll(async () => {
 
   silentPds = await startSilentPds();
 
-  const client = new RegistryClient({ registry: registry.host, useHttp: true });
+  const client = new RegistryClient({ registry: registry.host, allowPrivateNetwork: true, useHttp: true });
   const signAll = (publisher: Publisher, prefix: string, n: number) =>
     Promise.all(Array.from({ length: n }, (_, i) => pushAndSign(client, publisher, `${prefix}/app${i}`, `${prefix} app ${i}`)));
   let warmup: PushedImage[];

@@ -49,7 +49,7 @@ afterAll(async () => {
 
 describe('RegistryClient against docker-registry', () => {
   it('pushes an image, resolves its tag to the digest of the served bytes, and reads it back verified', async () => {
-    const client = new RegistryClient({ registry: plain.host, useHttp: true });
+    const client = new RegistryClient({ registry: plain.host, allowPrivateNetwork: true, useHttp: true });
     const image = await pushSampleImage(client, plain.host, 'team/app', 'v1', 'hello');
     expect(await client.resolveDigest('team/app', 'v1')).toBe(image.digest);
     const manifest = await client.getManifest('team/app', image.digest);
@@ -61,7 +61,7 @@ describe('RegistryClient against docker-registry', () => {
   });
 
   it('finds referrers through the tag schema (no referrers API here), filtered by artifactType', async () => {
-    const client = new RegistryClient({ registry: plain.host, useHttp: true });
+    const client = new RegistryClient({ registry: plain.host, allowPrivateNetwork: true, useHttp: true });
     const image = await pushSampleImage(client, plain.host, 'team/signed', 'v1', 'signed');
     const subject = { mediaType: OCI_MANIFEST_MEDIA_TYPE, digest: image.digest, size: image.size };
     const first = await attachSignature(client, 'team/signed', subject, new TextEncoder().encode('{"a":1}'));
@@ -81,7 +81,7 @@ describe('RegistryClient against docker-registry', () => {
   });
 
   it('caps what it reads: a blob larger than allowed is refused while streaming', async () => {
-    const client = new RegistryClient({ registry: plain.host, useHttp: true });
+    const client = new RegistryClient({ registry: plain.host, allowPrivateNetwork: true, useHttp: true });
     const blob = await client.pushBlob('team/big', new Uint8Array(200_000).fill(7));
     expect(await codeOfAsync(client.getBlob('team/big', blob.digest, { maxBytes: 1000 }))).toBe('RESPONSE_TOO_LARGE');
     expect((await client.getBlob('team/big', blob.digest, { maxBytes: 200_000 })).length).toBe(200_000);
@@ -89,24 +89,24 @@ describe('RegistryClient against docker-registry', () => {
   });
 
   it('speaks HTTPS with a private CA, and refuses an untrusted certificate or plain HTTP to a TLS port', async () => {
-    const trusted = new RegistryClient({ registry: tls.host, ca: ca.cert });
+    const trusted = new RegistryClient({ registry: tls.host, allowPrivateNetwork: true, ca: ca.cert });
     const image = await pushSampleImage(trusted, tls.host, 'secure/app', 'v1', 'tls');
     expect(await trusted.resolveDigest('secure/app', 'v1')).toBe(image.digest);
     trusted.close();
-    expect(await codeOfAsync(new RegistryClient({ registry: tls.host }).resolveDigest('secure/app', 'v1'))).toBe('REGISTRY_UNREACHABLE');
-    expect(await codeOfAsync(new RegistryClient({ registry: tls.host, useHttp: true }).resolveDigest('secure/app', 'v1'))).toMatch(/REGISTRY_/);
+    expect(await codeOfAsync(new RegistryClient({ registry: tls.host, allowPrivateNetwork: true }).resolveDigest('secure/app', 'v1'))).toBe('REGISTRY_UNREACHABLE');
+    expect(await codeOfAsync(new RegistryClient({ registry: tls.host, allowPrivateNetwork: true, useHttp: true }).resolveDigest('secure/app', 'v1'))).toMatch(/REGISTRY_/);
   });
 
   it('gets bearer tokens with a password (GET) and with an identity token (refresh-token POST)', async () => {
-    const withPassword = new RegistryClient({ registry: tokenAuth.host, useHttp: true, credentials: { kind: 'basic', username: 'alice', password: 'alice-pw' } });
+    const withPassword = new RegistryClient({ registry: tokenAuth.host, allowPrivateNetwork: true, useHttp: true, credentials: { kind: 'basic', username: 'alice', password: 'alice-pw' } });
     const image = await pushSampleImage(withPassword, tokenAuth.host, 'alice/app', 'v1', 'token');
     expect(tokens.grants).toContain('GET Basic');
-    const withRefresh = new RegistryClient({ registry: tokenAuth.host, useHttp: true, credentials: { kind: 'identityToken', username: '<token>', token: 'refresh-abc' } });
+    const withRefresh = new RegistryClient({ registry: tokenAuth.host, allowPrivateNetwork: true, useHttp: true, credentials: { kind: 'identityToken', username: '<token>', token: 'refresh-abc' } });
     expect(await withRefresh.resolveDigest('alice/app', 'v1')).toBe(image.digest);
     expect(tokens.grants).toContain('POST refresh_token');
-    const wrong = new RegistryClient({ registry: tokenAuth.host, useHttp: true, credentials: { kind: 'basic', username: 'alice', password: 'nope' } });
+    const wrong = new RegistryClient({ registry: tokenAuth.host, allowPrivateNetwork: true, useHttp: true, credentials: { kind: 'basic', username: 'alice', password: 'nope' } });
     expect(await codeOfAsync(wrong.resolveDigest('alice/app', 'v1'))).toBe('REGISTRY_AUTH_FAILED');
-    const anonymous = new RegistryClient({ registry: tokenAuth.host, useHttp: true });
+    const anonymous = new RegistryClient({ registry: tokenAuth.host, allowPrivateNetwork: true, useHttp: true });
     expect(await codeOfAsync(anonymous.resolveDigest('alice/app', 'v1'))).toBe('REGISTRY_AUTH_FAILED');
     for (const c of [withPassword, withRefresh, wrong, anonymous]) c.close();
   });
@@ -128,7 +128,7 @@ describe('pooled connections the registry closed meanwhile', () => {
     });
     await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
     const host = `127.0.0.1:${(relay.address() as { port: number }).port}`;
-    const client = new RegistryClient({ registry: host, useHttp: true });
+    const client = new RegistryClient({ registry: host, allowPrivateNetwork: true, useHttp: true });
     const image = await pushSampleImage(client, host, 'team/relayed', 'v1', 'relayed');
     for (let round = 0; round < 3; round++) {
       for (const s of sockets) s.destroy();

@@ -22,7 +22,7 @@ const payload = new TextEncoder().encode(JSON.stringify({ $type: 'io.atcr.atprot
 
 beforeAll(async () => {
   registry = await startRegistry();
-  client = new RegistryClient({ registry: registry.host, useHttp: true });
+  client = new RegistryClient({ registry: registry.host, allowPrivateNetwork: true, useHttp: true });
   image = await pushSampleImage(client, registry.host, REPOSITORY, 'v1', 'embedded payload test');
 });
 afterAll(async () => {
