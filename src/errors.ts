@@ -68,7 +68,8 @@ const CODES = {
   },
   NETWORK_DENIED: {
     step: 'network',
-    remediation: 'The URL points at a private, loopback or non-https address; set allowPrivateNetwork only for test networks.',
+    remediation:
+      "The URL points at a private, loopback, link-local or non-https address. For an in-cluster registry, allow that registry alone in the trust policy's registries section (allowPrivateNetwork / allowHttp); set the global allowPrivateNetwork only for test networks.",
   },
   NETWORK_TIMEOUT: {
     step: 'network',

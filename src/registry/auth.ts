@@ -88,11 +88,18 @@ export async function fetchBearerToken(
     ...(transport.ca ? { ca: transport.ca } : {}),
     ...(transport.signal ? { signal: transport.signal } : {}),
   };
+  // The DNS guard names the realm's host and address: the registry's words, kept for debug logs.
+  const send = (req: Parameters<typeof sendHttp>[0]) =>
+    sendHttp(req).catch((err: unknown) => {
+      if (!(err instanceof VerificationError) || err.code !== 'NETWORK_DENIED') throw err;
+      transport.debug?.(`${transport.registry}: token realm ${realm.origin} refused: ${err.message}`);
+      throw new VerificationError('NETWORK_DENIED', `${service} resolves to an address the network policy refuses`);
+    });
   let res;
   if (credentials?.kind === 'identityToken') {
     const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: credentials.token, client_id: 'atproto-verifier', scope });
     if (challenge.service) form.set('service', challenge.service);
-    res = await sendHttp({
+    res = await send({
       ...common,
       method: 'POST',
       url: realm,
@@ -104,7 +111,7 @@ export async function fetchBearerToken(
     if (challenge.service) url.searchParams.set('service', challenge.service);
     url.searchParams.set('scope', scope);
     const headers: Record<string, string> = credentials ? { authorization: basicHeader(credentials.username, credentials.password) } : {};
-    res = await sendHttp({ ...common, method: 'GET', url, headers });
+    res = await send({ ...common, method: 'GET', url, headers });
   }
   if (res.status !== 200 && res.body.length > 0) transport.debug?.(`${service} (${realm.origin}) answered HTTP ${res.status} with body ${bodyForDebug(res.body)}`);
   if (res.status === 401 || res.status === 403) {

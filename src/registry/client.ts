@@ -308,6 +308,11 @@ export class RegistryClient {
         ...(opts.body ? { body: opts.body } : {}),
         ...(this.options.ca ? { ca: this.options.ca } : {}),
         ...(this.options.signal ? { signal: this.options.signal } : {}),
+      }).catch((err: unknown) => {
+        // The DNS guard names the host and its address: for a redirect target, those are the remote's words.
+        if (hop === 0 || !(err instanceof VerificationError) || err.code !== 'NETWORK_DENIED') throw err;
+        this.options.debug?.(`${this.registry}: refused redirect to ${target.origin}: ${err.message}`);
+        throw new VerificationError('NETWORK_DENIED', `${method} ${url.pathname}: ${this.registry} redirected to a host that resolves to an address the network policy refuses`);
       });
       const location = res.headers.location;
       if (![301, 302, 303, 307, 308].includes(res.status) || !location || (method !== 'GET' && method !== 'HEAD')) return { res, url: target };

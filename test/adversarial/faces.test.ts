@@ -101,7 +101,9 @@ beforeAll(async () => {
   const policy = lanes[0]!.corpus.bytes(lanes[0]!.corpus.manifest.world.policy);
   for (const lane of lanes) expect(Buffer.compare(lane.corpus.bytes(lane.corpus.manifest.world.policy), policy)).toBe(0);
   policyPath = join(dir, 'policy.yaml');
-  writeFileSync(policyPath, policy);
+  // The registry is on loopback: the policy allows that registry alone, while PLC, PDS and
+  // did:web hosts stay under the address guard (the corpus expects NETWORK_DENIED from them).
+  writeFileSync(policyPath, Buffer.concat([policy, Buffer.from(`\nregistries:\n  - host: "${registry.host}"\n    allowPrivateNetwork: true\n`)]));
   const t1 = performance.now();
 
   attached = lanes.map(() => new Map());
