@@ -65,7 +65,7 @@ let savedDockerConfig: string | undefined;
 function attackerRegistry(rec: Recorder, req: http.IncomingMessage, res: http.ServerResponse): void {
   const path = new URL(req.url ?? '/', 'http://x').pathname;
   const scenario = path.split('/')[2] ?? '';
-  const go = (location: string) => res.writeHead(307, { location }).end();
+  const go = (location: string): void => void res.writeHead(307, { location }).end();
   switch (scenario) {
     case 'redirect-private':
       return go(`http://127.0.0.1:${internal.port}/latest/meta-data/iam/security-credentials/`);
