@@ -1,5 +1,6 @@
 /**
- * The verifier's version, set by the build (esbuild `define`); `0.0.0-dev` when run from source.
+ * The verifier's version: esbuild's `define` in builds (scripts/build.mjs), vitest's in tests
+ * (vitest.config.ts), both from package.json; `0.0.0-dev` when run from source otherwise.
  * Caches put it in their keys: an upgraded verifier never reads what an older one wrote.
  */
 declare const __VERSION__: string;

@@ -1,15 +1,20 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { VERIFIER_VERSION } from '../version.js';
+import { defaultCacheWarning, openCacheDirectory, type CacheDirectory, type CacheWarning } from './cache-directory.js';
 
 /**
  * A bounded TTL cache in memory, optionally backed by a directory shared between processes
  * (Ratify starts one plugin process per verification, so memory alone never gets warm).
  *
  * Cached values are raw inputs (DID documents, handle answers), never verdicts: whatever is read
- * back goes through the same parsing and checks as a fresh answer, so a corrupted entry fails
- * closed. The directory is still a trust boundary: it is created 0700 and ignored when others can
- * write to it.
+ * back goes through the same parsing and checks as a fresh answer (a PLC log is replayed). What
+ * cannot be re-verified on read (a did:web document, a handle's DID) is trusted only because:
+ * - it is read only from a directory that is ours at every level (./cache-directory.ts), through
+ *   O_NOFOLLOW and an owner check of the open file;
+ * - it is used only within its TTL: an entry that has expired, or claims to live longer than this
+ *   process's TTL allows, is ignored;
+ * - its key carries the verifier version, so entries written by another version are never read.
  */
 export interface CacheOptions {
   enabled: boolean;
@@ -18,6 +23,8 @@ export interface CacheOptions {
   dir?: string;
   /** Memory bound: oldest entries are evicted first. */
   maxEntries?: number;
+  /** Where a refused cache directory is reported (default: a `warn: ` line on stderr). */
+  warn?: CacheWarning;
 }
 
 interface DiskEntry<T> {
@@ -29,15 +36,20 @@ interface DiskEntry<T> {
 export class TtlCache<T> {
   private readonly memory = new Map<string, { expiresAt: number; value: T }>();
   private readonly maxEntries: number;
-  private readonly dir: string | undefined;
+  private readonly dir: CacheDirectory | undefined;
 
   constructor(
-    namespace: string,
+    private readonly namespace: string,
     private readonly options: CacheOptions,
     private readonly now: () => number = Date.now,
   ) {
     this.maxEntries = options.maxEntries ?? 10_000;
-    this.dir = options.enabled && options.dir ? usableDirectory(join(options.dir, namespace)) : undefined;
+    this.dir = options.enabled && options.dir ? openCacheDirectory(join(options.dir, namespace), options.warn ?? defaultCacheWarning) : undefined;
+  }
+
+  /** True when entries are also kept on disk (the directory passed its checks). */
+  get onDisk(): boolean {
+    return this.dir !== undefined;
   }
 
   get(key: string): T | undefined {
@@ -54,7 +66,7 @@ export class TtlCache<T> {
     if (!this.options.enabled) return;
     const expiresAt = this.now() + this.options.ttlMs;
     this.remember(key, value, expiresAt);
-    this.writeDisk({ key, expiresAt, value });
+    this.writeDisk({ key: this.diskKey(key), expiresAt, value });
   }
 
   get size(): number {
@@ -70,45 +82,34 @@ export class TtlCache<T> {
     }
   }
 
-  private path(key: string): string {
-    return join(this.dir!, `${createHash('sha256').update(key).digest('hex')}.json`);
+  /** The key as stored on disk: version and namespace included, so no other version or cache can answer for it. */
+  private diskKey(key: string): string {
+    return `atproto-verifier ${VERIFIER_VERSION}\n${this.namespace}\n${key}`;
   }
 
-  private readDisk(key: string): DiskEntry<T> | undefined {
+  private fileName(diskKey: string): string {
+    return `${createHash('sha256').update(diskKey).digest('hex')}.json`;
+  }
+
+  private readDisk(key: string): { value: T; expiresAt: number } | undefined {
     if (!this.dir) return undefined;
+    const diskKey = this.diskKey(key);
+    const text = this.dir.read(this.fileName(diskKey));
+    if (text === undefined) return undefined;
     try {
-      const entry = JSON.parse(readFileSync(this.path(key), 'utf8')) as DiskEntry<T>;
+      const entry = JSON.parse(text) as DiskEntry<T>;
+      const now = this.now();
       // The key is stored in full so a hash collision or a renamed file cannot answer for another key.
-      if (entry.key !== key || typeof entry.expiresAt !== 'number' || entry.expiresAt <= this.now()) return undefined;
-      return entry;
+      if (typeof entry !== 'object' || entry === null || entry.key !== diskKey || typeof entry.expiresAt !== 'number') return undefined;
+      // Only within the TTL: expired, or claiming a longer life than this process allows, is ignored.
+      if (entry.expiresAt <= now || entry.expiresAt > now + this.options.ttlMs) return undefined;
+      return { value: entry.value, expiresAt: entry.expiresAt };
     } catch {
       return undefined;
     }
   }
 
   private writeDisk(entry: DiskEntry<T>): void {
-    if (!this.dir) return;
-    try {
-      // Write then rename, so a concurrent reader never sees half a file.
-      const target = this.path(entry.key);
-      const tmp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
-      writeFileSync(tmp, JSON.stringify(entry), { mode: 0o600 });
-      renameSync(tmp, target);
-    } catch {
-      // A cache that cannot be written only costs a network round trip next time.
-    }
-  }
-}
-
-/** The directory, created 0700 if missing, or undefined when it is not safe to trust. */
-function usableDirectory(dir: string): string | undefined {
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const st = statSync(dir);
-    if (!st.isDirectory() || (st.mode & 0o022) !== 0) return undefined;
-    if (typeof process.getuid === 'function' && st.uid !== process.getuid()) return undefined;
-    return dir;
-  } catch {
-    return undefined;
+    this.dir?.write(this.fileName(entry.key), JSON.stringify(entry));
   }
 }
