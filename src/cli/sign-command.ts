@@ -48,7 +48,7 @@ export async function signCommand(image: string, flags: SignFlags): Promise<numb
     process.stdout.write(
       [
         `SIGNED  ${signed.pinned}`,
-        `  signer      ${signed.handle} (${signed.did})`,
+        `  signer      ${signed.handle ? `${signed.handle} (${signed.did}; handle verified both ways)` : `${signed.did} (no handle written: ${signed.handleUnverified ?? 'not verified'})`}`,
         `  record      ${signed.recordUri} (${signed.recordCid}), repository ${signed.repository}`,
         `  commit      ${signed.commitCid} (rev ${signed.commitRev})`,
         `  referrer    ${signed.referrer}${signed.embeddedProof ? ' (proof embedded: verifies without the PDS)' : ''}`,

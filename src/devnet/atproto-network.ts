@@ -106,6 +106,8 @@ export async function startAtprotoNetwork(): Promise<AtprotoNetwork> {
           password,
           pds: pdsUrl,
           plcDirectory: plcUrl,
+          // .test handles have no DNS: the PDS resolves them, so the handle is verified and written.
+          handleResolverUrl: pdsUrl,
           allowPrivateNetwork: true,
           embedProof: options.embedProof === true,
           registryFor: () => client,

@@ -1,13 +1,13 @@
 import { buildSignaturePayload } from '../artifact/build-payload.js';
 import { asVerificationError, VerificationError } from '../errors.js';
 import { standardHandleResolver, xrpcHandleResolver } from '../identity/handle.js';
-import { resolveDid } from '../identity/resolve-did.js';
 import type { RegistryClient } from '../registry/client.js';
 import { parseImageReference } from '../registry/reference.js';
 import { recordRepositoryFor } from '../verify/manifest-record.js';
 import { DEFAULT_SETTINGS } from '../verify/settings.js';
 import { attachSignature } from './attach-signature.js';
 import { PdsSession } from './pds-session.js';
+import { proveIdentity } from './prove-identity.js';
 
 export interface SignRequest {
   image: string;
@@ -31,7 +31,10 @@ export interface SignedImage {
   pinned: string;
   digest: string;
   did: string;
-  handle: string;
+  /** Only when verified both ways; then it is also in the signature. */
+  handle?: string;
+  /** Why no handle was written, when none was. */
+  handleUnverified?: string;
   pdsEndpoint: string;
   recordUri: string;
   recordCid: string;
@@ -43,35 +46,28 @@ export interface SignedImage {
   embeddedProof: boolean;
 }
 
-/** Finds the account's PDS from its DID document (via its handle when given one). */
-async function locatePds(req: SignRequest): Promise<string> {
-  if (req.pds) return req.pds.replace(/\/+$/, '');
-  const timeoutMs = req.timeoutMs ?? 15_000;
-  let did = req.identity;
-  if (!did.startsWith('did:')) {
-    const policy = { allowPrivateNetwork: req.allowPrivateNetwork, timeoutMs };
-    const resolver = req.handleResolverUrl ? xrpcHandleResolver(req.handleResolverUrl, policy) : standardHandleResolver(policy);
-    const resolved = await resolver(req.identity);
-    if (!resolved) throw new VerificationError('DID_RESOLUTION_FAILED', `handle ${req.identity} does not resolve to a DID; sign with your DID, or pass --pds`);
-    did = resolved;
-  }
-  const identity = await resolveDid(did, { plcDirectory: req.plcDirectory, timeoutMs, allowPrivateNetwork: req.allowPrivateNetwork });
-  return identity.pdsEndpoint;
-}
-
 /**
- * `sign`: log in first (a wrong password stops here, before anything is written), write the
- * `io.atcr.manifest` record, then attach the signature referrer. If attaching fails, the record is
- * deleted again, so no half-written signature is left behind.
+ * `sign`: prove the identity (its DID; its handle both ways), log in (a wrong password stops here,
+ * before anything is written) and check the session holds that very DID, also on a PDS named by
+ * `--pds`; then write the `io.atcr.manifest` record and attach the signature referrer. If
+ * attaching fails, the record is deleted again, so no half-written signature is left behind.
  */
 export async function signImage(req: SignRequest): Promise<SignedImage> {
   const ref = parseImageReference(req.image);
   const client = req.registryFor(ref.registry);
   const manifest = await client.getManifest(ref.repository, ref.digest ?? ref.tag ?? 'latest');
-  const pdsEndpoint = await locatePds(req);
+  const timeoutMs = req.timeoutMs ?? 15_000;
+  const policy = { allowPrivateNetwork: req.allowPrivateNetwork, timeoutMs };
+  const resolver = req.handleResolverUrl ? xrpcHandleResolver(req.handleResolverUrl, policy) : standardHandleResolver(policy);
+  const proven = await proveIdentity(req.identity, { resolver, plcDirectory: req.plcDirectory, timeoutMs, allowPrivateNetwork: req.allowPrivateNetwork });
+  const pdsEndpoint = req.pds ? req.pds.replace(/\/+$/, '') : proven.pdsEndpoint;
   const session = await PdsSession.login(pdsEndpoint, req.identity, req.password, req.timeoutMs);
-  if (req.identity.startsWith('did:') && session.did !== req.identity) {
-    throw new VerificationError('INPUT_INVALID', `logged in as ${session.did}, not the requested ${req.identity}`);
+  if (session.did !== proven.did) {
+    throw new VerificationError(
+      'INPUT_INVALID',
+      `the session on ${pdsEndpoint} is for ${session.did}, but ${req.identity} is ${proven.did}: sign refuses to sign as an identity the session does not hold (nothing was written)`,
+      { remediation: 'Log in to the PDS of the identity you sign as (drop --pds to use the one its DID document names).' },
+    );
   }
   // The repository the verifier will expect for this path and signer (issue 20 item 5): one rule for both.
   const repository = recordRepositoryFor(ref, { did: session.did, handle: session.handle }, req.atcrRegistries ?? DEFAULT_SETTINGS.atcrRegistries);
@@ -82,7 +78,7 @@ export async function signImage(req: SignRequest): Promise<SignedImage> {
       subjectDigest: manifest.digest,
       subjectMediaType: manifest.mediaType,
       did: session.did,
-      handle: session.handle,
+      ...(proven.handle ? { handle: proven.handle } : {}),
       pdsEndpoint,
       recordUri: record.uri,
       recordCid: record.cid,
@@ -100,7 +96,7 @@ export async function signImage(req: SignRequest): Promise<SignedImage> {
       pinned: `${ref.registry}/${ref.repository}@${manifest.digest}`,
       digest: manifest.digest,
       did: session.did,
-      handle: session.handle,
+      ...(proven.handle ? { handle: proven.handle } : { handleUnverified: proven.handleUnverified ?? 'no handle' }),
       pdsEndpoint,
       recordUri: record.uri,
       recordCid: record.cid,

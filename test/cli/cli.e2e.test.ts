@@ -37,7 +37,7 @@ function verifyArgs(image: string, ...more: string[]): string[] {
 }
 
 function signArgs(image: string, identity: string, ...more: string[]): string[] {
-  return ['sign', image, '--identity', identity, '--pds', net.pdsUrl, ...devnetFlags(), ...more];
+  return ['sign', image, '--identity', identity, '--pds', net.pdsUrl, '--handle-resolver', net.pdsUrl, ...devnetFlags(), ...more];
 }
 
 const pinned = (image: PushedImage) => image.reference.replace(/:[^:/]+$/, `@${image.digest}`);
@@ -81,7 +81,7 @@ describe('sign then verify, round trip', () => {
     });
     expect(s.code, s.stderr).toBe(0);
     expect(s.stdout).toContain(`SIGNED  ${pinned(signed)}`);
-    expect(s.stdout).toContain(`signer      ${alice.handle} (${alice.did})`);
+    expect(s.stdout).toContain(`signer      ${alice.handle} (${alice.did}; handle verified both ways)`);
     expect(s.stderr).toBe(''); // piped: no progress spinner
     expect(await client.listReferrers('team/app', signed.digest, SIGNATURE_ARTIFACT_TYPE)).toHaveLength(1);
 
@@ -100,7 +100,7 @@ describe('sign then verify, round trip', () => {
   });
 
   it('signs by DID (PDS found in the DID document) with an embedded proof, and verifies by digest', async () => {
-    const s = await runCli(['sign', embedded.reference, '--identity', alice.did, '--password-env', 'MY_PW', '--embed-proof', ...devnetFlags(), '--output', 'json'], {
+    const s = await runCli(['sign', embedded.reference, '--identity', alice.did, '--password-env', 'MY_PW', '--embed-proof', '--handle-resolver', net.pdsUrl, ...devnetFlags(), '--output', 'json'], {
       env: { MY_PW: alice.password },
     });
     expect(s.code, s.stderr).toBe(0);
