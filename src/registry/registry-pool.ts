@@ -2,6 +2,7 @@ import { asVerificationError } from '../errors.js';
 import { BoundedLru } from './bounded-lru.js';
 import { RegistryClient } from './client.js';
 import { readDockerConfig, type DockerConfig } from './docker-config.js';
+import { canonicalRegistryHost } from './reference.js';
 
 /** What the operator allows for one registry host (policy `registries[]`, or the global setting). */
 export interface RegistryNetwork {
@@ -26,14 +27,6 @@ export interface RegistryPoolOptions {
 
 export const DEFAULT_MAX_CLIENTS = 64;
 
-/** The registry host as one spelling: lowercase, Docker Hub aliases folded, no :443. */
-export function canonicalHost(host: string): string {
-  let h = host.toLowerCase();
-  if (h.endsWith(':443')) h = h.slice(0, -4);
-  if (h === 'index.docker.io' || h === 'registry-1.docker.io') h = 'docker.io';
-  return h;
-}
-
 /**
  * Registry clients for a long-lived process (issue 15 item 5): registry names come from whoever
  * creates Pods, so clients are kept per canonical host in a bounded LRU (an evicted client closes
@@ -54,7 +47,7 @@ export class RegistryPool {
 
   /** The client for `registry` (any spelling); throws the docker config's error if it cannot be read. */
   clientFor(registry: string, opts: { signal?: AbortSignal } = {}): RegistryClient {
-    const host = canonicalHost(registry);
+    const host = canonicalRegistryHost(registry);
     // A per-call signal belongs to one verification: such a client is not shared.
     if (opts.signal) return this.create(host, opts.signal);
     let client = this.clients.get(host);

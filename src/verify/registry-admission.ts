@@ -2,7 +2,8 @@ import { VerificationError } from '../errors.js';
 import { evaluateTrust } from '../policy/evaluate.js';
 import { imageScopeName, scopeMatches } from '../policy/scope.js';
 import type { RegistryRule, TrustPolicy } from '../policy/trust-policy.js';
-import { canonicalHost, type RegistryNetwork } from '../registry/registry-pool.js';
+import { canonicalRegistryHost } from '../registry/reference.js';
+import type { RegistryNetwork } from '../registry/registry-pool.js';
 import { failedOutcome, type VerificationOutcome } from './verifier.js';
 
 /**
@@ -55,7 +56,7 @@ export function registryNetworkFor(
 // The lookup the registries section defines (first matching host glob, canonical host); it moves
 // to src/policy/registries.ts with the section's parser.
 function registryRuleFor(policy: Pick<TrustPolicy, 'registries'> | undefined, host: string): RegistryRule | undefined {
-  const canonical = canonicalHost(host);
+  const canonical = canonicalRegistryHost(host);
   return policy?.registries?.find((rule) => scopeMatches(rule.host, canonical));
 }
 

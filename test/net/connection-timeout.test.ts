@@ -54,7 +54,7 @@ describe('registry requests', () => {
     expect(probe.connecting).toBe(true);
     probe.destroy();
 
-    const client = new RegistryClient({ registry: `127.0.0.1:${fullPort}`, useHttp: true, timeoutMs: TIMEOUT_MS });
+    const client = new RegistryClient({ allowPrivateNetwork: true, registry: `127.0.0.1:${fullPort}`, useHttp: true, timeoutMs: TIMEOUT_MS });
     const started = Date.now();
     const err = await failure(client.resolveDigest('team/app', 'v1'));
     client.close();
@@ -66,7 +66,7 @@ describe('registry requests', () => {
 
   it('say so too when TCP connects but the TLS handshake never completes', async () => {
     const port = (tlsSilent.address() as AddressInfo).port;
-    const client = new RegistryClient({ registry: `127.0.0.1:${port}`, useHttp: false, timeoutMs: TIMEOUT_MS });
+    const client = new RegistryClient({ allowPrivateNetwork: true, registry: `127.0.0.1:${port}`, useHttp: false, timeoutMs: TIMEOUT_MS });
     const err = await failure(client.resolveDigest('team/app', 'v1'));
     client.close();
     expect(err.code).toBe('REGISTRY_UNREACHABLE');
@@ -75,7 +75,7 @@ describe('registry requests', () => {
 
   it('keep saying "no complete answer" when the connection is up and the server is silent', async () => {
     const port = (httpSilent.address() as AddressInfo).port;
-    const client = new RegistryClient({ registry: `127.0.0.1:${port}`, useHttp: true, timeoutMs: TIMEOUT_MS });
+    const client = new RegistryClient({ allowPrivateNetwork: true, registry: `127.0.0.1:${port}`, useHttp: true, timeoutMs: TIMEOUT_MS });
     const err = await failure(client.resolveDigest('team/app', 'v1'));
     client.close();
     expect(err.code).toBe('REGISTRY_UNREACHABLE');

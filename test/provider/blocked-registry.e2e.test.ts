@@ -23,12 +23,19 @@ let dir: string;
 beforeAll(async () => {
   blackhole = await startBlackhole();
   dir = mkdtempSync(join(tmpdir(), 'blocked-registry-'));
-  writeFileSync(join(dir, 'trust-policy.yaml'), 'version: "1.0"\ntrustedDIDs: {}\npolicies: []\n');
+  // A scope must cover the image, or it is refused (NO_POLICY) before any connection is tried.
+  const did = 'did:plc:ewvi7nxzyoun6zhxrhs64oiz';
+  writeFileSync(
+    join(dir, 'trust-policy.yaml'),
+    `version: "1.0"\ntrustedDIDs:\n  ${did}: {}\npolicies:\n  - name: blocked\n    scope: "127.0.0.1:*/**"\n    trustedDIDs: [${did}]\n`,
+  );
   mtls = await startMtlsProvider({
     env: {
       TRUST_POLICY_PATH: join(dir, 'trust-policy.yaml'),
       HEALTH_PORT: 'off',
       REGISTRY_PLAIN_HTTP: 'true',
+      // The blackhole is on loopback, which the address guard refuses otherwise.
+      ALLOW_PRIVATE_NETWORK: 'true',
       REQUEST_BUDGET: shipped.REQUEST_BUDGET!,
       PDS_TIMEOUT: shipped.PDS_TIMEOUT!,
       DID_RESOLVER_TIMEOUT: shipped.DID_RESOLVER_TIMEOUT!,

@@ -32,7 +32,7 @@ let unsigned: PushedImage;
 beforeAll(async () => {
   [net, registry] = await Promise.all([startAtprotoNetwork(), startRegistry()]);
   [alice, mallory] = await Promise.all([net.createPublisher('alice'), net.createPublisher('mallory')]);
-  client = new RegistryClient({ registry: registry.host, useHttp: true });
+  client = new RegistryClient({ registry: registry.host, allowPrivateNetwork: true, useHttp: true });
   [signed, movable, untrusted, unsigned] = await Promise.all([
     pushAndSign(client, alice, 'alice/web', 'web 1'),
     pushAndSign(client, alice, 'alice/moving', 'moving 1'),
