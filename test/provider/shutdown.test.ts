@@ -66,6 +66,8 @@ function startServe(): Running {
       TLS_CERT_FILE: join(dir, 'tls.crt'),
       TLS_KEY_FILE: join(dir, 'tls.key'),
       TRUST_POLICY_PATH: join(dir, 'policy.yaml'),
+      // The silent registry is on loopback, which the address guard refuses otherwise.
+      ALLOW_PRIVATE_NETWORK: 'true',
       LOG_LEVEL: 'info',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
