@@ -70,7 +70,8 @@ export async function signImage(req: SignRequest): Promise<SignedImage> {
     );
   }
   // The repository the verifier will expect for this path and signer (issue 20 item 5): one rule for both.
-  const repository = recordRepositoryFor(ref, { did: session.did, handle: session.handle }, req.atcrRegistries ?? DEFAULT_SETTINGS.atcrRegistries);
+  // Only a handle verified both ways names the signer in a path, as the verifier reads it.
+  const repository = recordRepositoryFor(ref, { did: session.did, ...(proven.handle ? { handle: proven.handle } : {}) }, req.atcrRegistries ?? DEFAULT_SETTINGS.atcrRegistries);
   const record = await session.createManifestRecord({ repository, digest: manifest.digest, mediaType: manifest.mediaType });
   try {
     const proofCar = req.embedProof ? await session.getRecordProof(record.rkey) : undefined;

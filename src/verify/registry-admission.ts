@@ -1,8 +1,7 @@
 import { VerificationError } from '../errors.js';
-import { evaluateTrust } from '../policy/evaluate.js';
-import { imageScopeName, scopeMatches } from '../policy/scope.js';
-import type { RegistryRule, TrustPolicy } from '../policy/trust-policy.js';
-import { canonicalRegistryHost } from '../registry/reference.js';
+import { evaluateTrust, matchingPolicies } from '../policy/evaluate.js';
+import { registryRuleFor } from '../policy/registries.js';
+import type { TrustPolicy } from '../policy/trust-policy.js';
 import type { RegistryNetwork } from '../registry/registry-pool.js';
 import { failedOutcome, type VerificationOutcome } from './verifier.js';
 
@@ -17,8 +16,9 @@ import { failedOutcome, type VerificationOutcome } from './verifier.js';
 /** Undefined when a scope covers `image` (go on and verify); otherwise the decision, made without network. */
 export function decisionBeforeRegistry(policy: TrustPolicy | undefined, image: string): VerificationOutcome | undefined {
   if (!policy) return undefined;
-  const name = imageScopeName(image);
-  if (policy.policies.some((rule) => scopeMatches(rule.scope, name))) return undefined;
+  // The same matching as the trust decision: the admitted name, or its origin when a mirror maps it.
+  const { image: name, rules } = matchingPolicies(policy, image);
+  if (rules.length > 0) return undefined;
   const unscoped = `no policy in trust policy ${policy.source} has a scope covering ${name}`;
   if (policy.defaultAction === 'deny') {
     return failedOutcome(new VerificationError('NO_POLICY', `${unscoped}; defaultAction is deny, so it is refused without contacting its registry`));
@@ -53,12 +53,6 @@ export function registryNetworkFor(
   };
 }
 
-// The lookup the registries section defines (first matching host glob, canonical host); it moves
-// to src/policy/registries.ts with the section's parser.
-function registryRuleFor(policy: Pick<TrustPolicy, 'registries'> | undefined, host: string): RegistryRule | undefined {
-  const canonical = canonicalRegistryHost(host);
-  return policy?.registries?.find((rule) => scopeMatches(rule.host, canonical));
-}
 
 /**
  * Both rules for a face that is handed one image (the Ratify plugin): either the decision made
