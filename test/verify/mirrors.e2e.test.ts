@@ -107,8 +107,8 @@ beforeAll(async () => {
   expect(() => execFileSync('skopeo', ['--version'])).not.toThrow(); // apt-get install skopeo (scripts/install-system-deps.sh)
   [net, origin, mirror] = await Promise.all([startAtprotoNetwork(), startRegistry(), startRegistry()]);
   alice = await net.createPublisher('alice');
-  originClient = new RegistryClient({ registry: origin.host, useHttp: true });
-  mirrorClient = new RegistryClient({ registry: mirror.host, useHttp: true });
+  originClient = new RegistryClient({ registry: origin.host, allowPrivateNetwork: true, useHttp: true });
+  mirrorClient = new RegistryClient({ registry: mirror.host, allowPrivateNetwork: true, useHttp: true });
 
   [atcrOnOrigin, teamOnOrigin] = await Promise.all([signedOnOrigin(`${alice.handle}/app`, 'atcr layout app'), signedOnOrigin('team/tool', 'team tool')]);
   keptAtcr = await copyToMirror(atcrOnOrigin, `${alice.handle}/app`, true);
