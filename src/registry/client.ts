@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
 import { VerificationError, type ErrorCode } from '../errors.js';
 import { basicHeader, fetchBearerToken, parseChallenge } from './auth.js';
 import type { RegistryCredentials } from './docker-config.js';
+import { httpsModule } from '../net/lazy-https.js';
 import { bodyExcerpt, sendHttp, type HttpResponse } from './http.js';
 import { indexDescriptors, MANIFEST_ACCEPT, OCI_INDEX_MEDIA_TYPE, referrersTag, type Descriptor } from './oci.js';
 
@@ -65,7 +66,7 @@ export class RegistryClient {
     // Docker Hub's API host differs from the name used in references.
     const host = options.registry === 'docker.io' ? 'registry-1.docker.io' : options.registry;
     this.base = new URL(`${options.useHttp ? 'http' : 'https'}://${host}`);
-    this.agent = options.useHttp ? new http.Agent({ keepAlive: true }) : new https.Agent({ keepAlive: true });
+    this.agent = options.useHttp ? new http.Agent({ keepAlive: true }) : new (httpsModule().Agent)({ keepAlive: true });
   }
 
   /** Drops pooled connections so a short-lived process can exit. */
@@ -239,7 +240,7 @@ export class RegistryClient {
         headers,
         maxBytes: opts.maxBytes,
         timeoutMs: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-        agent: sameOrigin ? this.agent : target.protocol === 'https:' ? https.globalAgent : http.globalAgent,
+        agent: sameOrigin ? this.agent : target.protocol === 'https:' ? httpsModule().globalAgent : http.globalAgent,
         ...(opts.body ? { body: opts.body } : {}),
         ...(this.options.ca ? { ca: this.options.ca } : {}),
         ...(this.options.signal ? { signal: this.options.signal } : {}),
@@ -269,7 +270,7 @@ export class RegistryClient {
       return basicHeader(credentials.username, credentials.password);
     }
     const token = await fetchBearerToken(challenge, challenge.scope ?? scope, credentials, {
-      agentFor: (u) => (u.protocol === 'https:' ? https.globalAgent : http.globalAgent),
+      agentFor: (u) => (u.protocol === 'https:' ? httpsModule().globalAgent : http.globalAgent),
       timeoutMs: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       allowHttp: this.options.useHttp === true,
       ...(this.options.ca ? { ca: this.options.ca } : {}),
