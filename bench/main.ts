@@ -136,8 +136,8 @@ async function main(): Promise<void> {
       `## 2. One Ratify VERIFY per process (${config.pluginRuns} runs each)`,
       'Cold: a fresh, empty `cacheDir` each run. Warm: the `cacheDir` an earlier run filled (DID document, handle, parsed trust policy).',
       'The first two rows verify a referrer whose payload is only a blob (as large payloads, and other signing tools, attach it); the last two one whose layer descriptor also embeds the payload (OCI `data`, what `sign` does for payloads up to 16 KiB), which the plugin reads without the blob request.',
-      'Requests come from separate instrumented runs; "sequential" is the longest chain of requests each waiting for the previous one (the critical path, in round trips), and "network" the time spent waiting on those requests (on loopback: the servers\' time). "Floor" is `node -e 0` plus that network time: what a client that cost nothing would take.',
-      table(['run', 'median wall', 'vs node', 'peak RSS', 'vs node', 'requests', 'sequential', 'network (critical path)', 'floor (vs floor)'], processRows(plugin)),
+      'Requests come from separate instrumented runs; "sequential" is the longest chain of requests each waiting for the previous one (the critical path, in round trips), and "network wait" the time from sending each of those requests to its last byte as the plugin saw it (the servers\' time plus any delay in the plugin\'s own busy event loop, so an upper bound on the servers\' part). "Floor" is `node -e 0` plus that network time: what a client that cost nothing would take.',
+      table(['run', 'median wall', 'vs node', 'peak RSS', 'vs node', 'requests', 'sequential', 'network wait (critical path)', 'floor (vs floor)'], processRows(plugin)),
     );
     write();
 
@@ -162,7 +162,7 @@ async function main(): Promise<void> {
       sections.push(
         `## 2b. Cold VERIFY with ${LATENCY_MS} ms per registry, PLC and handle request (${config.latencyRuns} runs each)`,
         `On loopback a round trip costs well under a millisecond, which hides the critical path. Here a proxy holds each request to the registry, the PLC directory and the handle resolver for ${LATENCY_MS} ms (the PDS getRecord, whose endpoint comes from the DID document, stays direct): every sequential round trip shows as ${LATENCY_MS} ms.`,
-        table(['run', 'median wall', 'vs node', 'peak RSS', 'vs node', 'requests', 'sequential', 'network (critical path)', 'floor (vs floor)'], processRows(distant)),
+        table(['run', 'median wall', 'vs node', 'peak RSS', 'vs node', 'requests', 'sequential', 'network wait (critical path)', 'floor (vs floor)'], processRows(distant)),
       );
       write();
     } finally {
