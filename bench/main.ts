@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,7 +6,7 @@ import { benchEngine, type EngineFigure } from './engine-bench.js';
 import { startWorld, type BenchWorld } from './fixtures.js';
 import { startLatencyProxy } from './latency-proxy.js';
 import { canMeasureRss, cleanupScratch, evictFromPageCache } from './measure-process.js';
-import { EXECUTABLE, ROOT } from './paths.js';
+import { BASELINE_NODE, EXECUTABLE, ROOT } from './paths.js';
 import { benchPluginVerify, benchStartup, type ProcessFigure } from './plugin-bench.js';
 import { benchProvider, type ProviderFigures } from './provider-bench.js';
 import { fmt } from './stats.js';
@@ -31,6 +32,9 @@ const compare = process.env.BENCH_COMPARE_EXECUTABLE
   : undefined;
 
 const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+/** What the executable says it is: `0.1.0 (node v24.x.y, linux-x64)`. */
+const executableVersion = spawnSync(EXECUTABLE, ['--version'], { encoding: 'utf8', env: {} }).stdout.trim();
+const baselineVersion = spawnSync(BASELINE_NODE, ['--version'], { encoding: 'utf8', env: {} }).stdout.trim();
 const sections: string[] = [];
 
 const startedAt = performance.now();
@@ -49,7 +53,8 @@ function header(): string {
     `# Benchmark results${smoke ? ' (smoke run: too few samples to mean anything)' : ''}`,
     '',
     `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC by \`npm run bench\` on ${availableParallelism()} CPUs (${cpu}),`,
-    `Node ${process.version}, ${process.platform}/${process.arch}. Executable: \`${EXECUTABLE.replace(`${ROOT}/`, '')}\` (${version}).`,
+    `Node ${process.version}, ${process.platform}/${process.arch} (the benchmark's own). Executable: \`${EXECUTABLE.replace(`${ROOT}/`, '')}\` (${executableVersion}).`,
+    `The floor, \`node -e 0\`, is Node ${baselineVersion}: the runtime the executable embeds. Every process runs with Ratify's environment (PATH, HOME and the RATIFY_VERIFIER_* variables only), not the benchmark's.`,
     'Every figure is a median over repeated runs; ratios are against `node -e 0` measured in the same interleaved rounds.',
     canMeasureRss
       ? "Peak RSS is the kernel's ru_maxrss of the child (GNU time `%M`), with the executable dropped from the page cache first (see bench/README.md)."
@@ -62,7 +67,12 @@ function write(): void {
   writeFileSync(outPath, `${[header(), ...sections].join('\n\n')}\n`);
 }
 
+/**
+ * One row per process figure. With requests traced, also the time waiting on the network along
+ * the critical path, and the floor: bare Node's start plus that time, which no client can go below.
+ */
 function processRows(figures: ProcessFigure[]): string[][] {
+  const node = figures[0]!.wallMs;
   return figures.map((f) => [
     f.name,
     fmt.ms(f.wallMs),
@@ -71,6 +81,8 @@ function processRows(figures: ProcessFigure[]): string[][] {
     f.rssRatio !== undefined ? fmt.ratio(f.rssRatio) : 'n/a',
     f.requests ? `${f.requests.total} (${Object.entries(f.requests.byServer).map(([k, v]) => `${k} ${v}`).join(', ')})` : '',
     f.requests ? String(f.requests.sequential) : '',
+    f.requests ? fmt.ms(f.requests.networkMs) : '',
+    f.requests ? `${fmt.ms(node + f.requests.networkMs)} (${fmt.ratio(f.wallMs / (node + f.requests.networkMs))})` : '',
   ]);
 }
 
@@ -124,8 +136,8 @@ async function main(): Promise<void> {
       `## 2. One Ratify VERIFY per process (${config.pluginRuns} runs each)`,
       'Cold: a fresh, empty `cacheDir` each run. Warm: the `cacheDir` an earlier run filled (DID document, handle, parsed trust policy).',
       'The first two rows verify a referrer whose payload is only a blob (as large payloads, and other signing tools, attach it); the last two one whose layer descriptor also embeds the payload (OCI `data`, what `sign` does for payloads up to 16 KiB), which the plugin reads without the blob request.',
-      'Requests come from separate instrumented runs; "sequential" is the longest chain of requests each waiting for the previous one (the critical path, in round trips).',
-      table(['run', 'median wall', 'vs node', 'peak RSS', 'vs node', 'requests', 'sequential'], processRows(plugin)),
+      'Requests come from separate instrumented runs; "sequential" is the longest chain of requests each waiting for the previous one (the critical path, in round trips), and "network wait" the time from sending each of those requests to its last byte as the plugin saw it (the servers\' time plus any delay in the plugin\'s own busy event loop, so an upper bound on the servers\' part). "Floor" is `node -e 0` plus that network time: what a client that cost nothing would take.',
+      table(['run', 'median wall', 'vs node', 'peak RSS', 'vs node', 'requests', 'sequential', 'network wait (critical path)', 'floor (vs floor)'], processRows(plugin)),
     );
     write();
 
@@ -150,7 +162,7 @@ async function main(): Promise<void> {
       sections.push(
         `## 2b. Cold VERIFY with ${LATENCY_MS} ms per registry, PLC and handle request (${config.latencyRuns} runs each)`,
         `On loopback a round trip costs well under a millisecond, which hides the critical path. Here a proxy holds each request to the registry, the PLC directory and the handle resolver for ${LATENCY_MS} ms (the PDS getRecord, whose endpoint comes from the DID document, stays direct): every sequential round trip shows as ${LATENCY_MS} ms.`,
-        table(['run', 'median wall', 'vs node', 'peak RSS', 'vs node', 'requests', 'sequential'], processRows(distant)),
+        table(['run', 'median wall', 'vs node', 'peak RSS', 'vs node', 'requests', 'sequential', 'network wait (critical path)', 'floor (vs floor)'], processRows(distant)),
       );
       write();
     } finally {

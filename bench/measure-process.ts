@@ -3,14 +3,23 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HTTP_TRACE } from './paths.js';
-import { median, sequentialDepth, type TracedRequest } from './stats.js';
+import { criticalPathMs, median, sequentialDepth, type TracedRequest } from './stats.js';
 
 /**
  * Runs short-lived processes and measures them from outside: wall time from spawn to exit (the
  * parent's clock), and peak RSS from GNU time's `%M` (the kernel's ru_maxrss of the child). When
  * /usr/bin/time is missing, RSS is left unmeasured rather than guessed. Round trips are counted in
  * separate, instrumented runs (bench/http-trace.cjs preloaded), so the hook never skews a timing.
+ *
+ * Every process gets Ratify's environment, not the benchmark's: Ratify passes a plugin its own
+ * environment, which holds PATH and HOME and no NODE_* variables; the RATIFY_VERIFIER_* variables
+ * come with each spec. (This machine sets NODE_EXTRA_CA_CERTS, which alone adds about 40 ms to
+ * every Node start: inheriting it would hide the distance to the floor.)
  */
+export function ratifyEnvironment(extra: Record<string, string> = {}): Record<string, string> {
+  return { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...extra };
+}
+
 export interface ProcessRun {
   wallMs: number;
   maxRssKb?: number;
@@ -53,7 +62,7 @@ export function evictFromPageCache(path: string): void {
 
 export async function runProcess(spec: ProcessSpec, opts: { traceFile?: string } = {}): Promise<ProcessRun> {
   const rssFile = canMeasureRss ? join(scratchDir(), `rss-${counter++}`) : undefined;
-  const env: Record<string, string> = { ...(process.env as Record<string, string>), ...spec.env };
+  const env = ratifyEnvironment(spec.env);
   if (opts.traceFile) {
     env.BENCH_TRACE_FILE = opts.traceFile;
     env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --require ${HTTP_TRACE}`.trim();
@@ -129,6 +138,8 @@ export interface TracedRun {
   run: ProcessRun;
   requests: TracedRequest[];
   depth: number;
+  /** Time waiting on the network along the critical path (criticalPathMs). */
+  networkMs: number;
 }
 
 /** One instrumented run: which requests the process made, and how many were sequential. */
@@ -137,5 +148,5 @@ export async function traceProcess(spec: ProcessSpec): Promise<TracedRun> {
   const run = await runProcess(spec, { traceFile });
   const data = JSON.parse(readFileSync(traceFile, 'utf8')) as { requests: TracedRequest[] };
   rmSync(traceFile, { force: true });
-  return { run, requests: data.requests, depth: sequentialDepth(data.requests) };
+  return { run, requests: data.requests, depth: sequentialDepth(data.requests), networkMs: criticalPathMs(data.requests) };
 }

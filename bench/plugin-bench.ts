@@ -5,7 +5,7 @@ import { SIGNATURE_ARTIFACT_TYPE } from '../src/artifact/signature-payload.js';
 import { OCI_MANIFEST_MEDIA_TYPE } from '../src/registry/oci.js';
 import type { BenchWorld, SignedImage } from './fixtures.js';
 import { compareProcesses, traceProcess, type ProcessRun, type ProcessSpec, type TracedRun } from './measure-process.js';
-import { EXECUTABLE } from './paths.js';
+import { BASELINE_NODE, EXECUTABLE } from './paths.js';
 import { median, type TracedRequest } from './stats.js';
 
 /** A process-level figure: median wall time and peak RSS, and both as ratios to `node -e 0`. */
@@ -16,10 +16,11 @@ export interface ProcessFigure {
   wallRatio: number;
   rssRatio?: number;
   /** Instrumented runs only: requests made, by server, and how many were sequential. */
-  requests?: { total: number; byServer: Record<string, number>; sequential: number };
+  requests?: { total: number; byServer: Record<string, number>; sequential: number; networkMs: number };
 }
 
-const BASELINE: ProcessSpec = { command: process.execPath, args: ['-e', '0'] };
+/** The floor: the same Node runtime as the executable's, doing nothing. */
+const BASELINE: ProcessSpec = { command: BASELINE_NODE, args: ['-e', '0'] };
 
 function figures(result: Awaited<ReturnType<typeof compareProcesses>>): ProcessFigure[] {
   const base = result.variants[0]!;
@@ -39,7 +40,7 @@ export async function benchStartup(runs: number, version: string, compare?: { la
     spec: () => ({ command: executable, args: ['--version'] }),
     check: (run: ProcessRun) => {
       if (run.exitCode !== 0 || !/^\d+\.\d+\.\d+/.test(run.stdout.trim())) throw new Error(`${executable} --version printed ${JSON.stringify(run.stdout)} (exit ${run.exitCode})`);
-      if (executable === EXECUTABLE && run.stdout.trim() !== version) throw new Error(`--version printed ${run.stdout.trim()}, package.json says ${version}`);
+      if (executable === EXECUTABLE && !run.stdout.startsWith(`${version} (node `)) throw new Error(`--version printed ${run.stdout.trim()}, package.json says ${version}`);
     },
   });
   const result = await compareProcesses(
@@ -164,5 +165,10 @@ function summarize(traced: TracedRun[]): NonNullable<ProcessFigure['requests']> 
   const byServer: Record<string, number> = {};
   const last = traced[traced.length - 1]!;
   for (const r of last.requests) byServer[serverOf(r)] = (byServer[serverOf(r)] ?? 0) + 1;
-  return { total: median(traced.map((t) => t.requests.length)), byServer, sequential: median(traced.map((t) => t.depth)) };
+  return {
+    total: median(traced.map((t) => t.requests.length)),
+    byServer,
+    sequential: median(traced.map((t) => t.depth)),
+    networkMs: median(traced.map((t) => t.networkMs)),
+  };
 }

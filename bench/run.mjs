@@ -9,6 +9,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { ensureRuntime } from '../scripts/node-runtime.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const executable = process.env.ATPROTO_VERIFIER_EXECUTABLE ?? join(root, 'dist/atproto-verifier');
@@ -54,6 +55,7 @@ await build({
 const result = spawnSync(process.execPath, ['--enable-source-maps', outfile], {
   stdio: 'inherit',
   cwd: root,
-  env: { ...process.env, BENCH_ROOT: root },
+  // The floor is `node -e 0` of the runtime the executable embeds, not of the Node running this.
+  env: { ...process.env, BENCH_ROOT: root, BENCH_BASELINE_NODE: process.env.BENCH_BASELINE_NODE ?? ensureRuntime(process.arch) },
 });
 process.exit(result.status ?? 1);

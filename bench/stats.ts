@@ -42,6 +42,25 @@ export function sequentialDepth(requests: readonly TracedRequest[]): number {
   return best;
 }
 
+/**
+ * The time spent waiting on the network along the critical path: the largest sum of request
+ * durations over chains of requests each starting after the previous one ended. On loopback a
+ * request's duration is the server's time; it is the part of a VERIFY no client can remove.
+ */
+export function criticalPathMs(requests: readonly TracedRequest[]): number {
+  const sorted = [...requests].sort((a, b) => a.start - b.start);
+  const total: number[] = [];
+  let best = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    const own = sorted[i]!.end - sorted[i]!.start;
+    let t = own;
+    for (let j = 0; j < i; j++) if (sorted[j]!.end <= sorted[i]!.start) t = Math.max(t, total[j]! + own);
+    total.push(t);
+    best = Math.max(best, t);
+  }
+  return best;
+}
+
 export const fmt = {
   ms: (v: number) => (Number.isFinite(v) ? `${v.toFixed(v < 10 ? 2 : 1)} ms` : 'n/a'),
   ratio: (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}x` : 'n/a'),

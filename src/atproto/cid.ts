@@ -1,4 +1,4 @@
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from './sha256.js';
 import { base32 } from 'multiformats/bases/base32';
 import { CID } from 'multiformats/cid';
 import * as Digest from 'multiformats/hashes/digest';

@@ -2,6 +2,7 @@ import { p256 } from '@noble/curves/nist.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { base58btc } from 'multiformats/bases/base58';
 import { VerificationError, type ErrorCode } from '../errors.js';
+import { verifyEcdsaSha256 } from './ecdsa-verify.js';
 
 /** The two atproto signing curves (cryptography spec): K-256 (secp256k1) and P-256 (secp256r1). */
 export type AtprotoCurve = 'k256' | 'p256';
@@ -82,19 +83,13 @@ export function formatDidKey(key: AtprotoPublicKey): string {
 }
 
 /**
- * Verifies an atproto ECDSA signature (cryptography spec): SHA-256 of `message` (noble hashes it,
- * `prehash`), 64-byte compact r||s only (DER refused), low-S only (malleable twins refused).
- * Returns false for anything invalid, never throws.
+ * Verifies an atproto ECDSA signature (cryptography spec): SHA-256 of `message`, 64-byte compact
+ * r||s only (DER refused), low-S only (malleable twins refused). The arithmetic runs in OpenSSL
+ * (ecdsa-verify.ts). Returns false for anything invalid, never throws.
  */
 export function verifyEcdsaSignature(key: AtprotoPublicKey, message: Uint8Array, sig: Uint8Array): boolean {
-  try {
-    if (!(sig instanceof Uint8Array) || sig.length !== 64) return false;
-    const curve = CURVES[key.curve];
-    if (!curve) return false;
-    return curve.verify(sig, message, key.compressed, { prehash: true, lowS: true, format: 'compact' });
-  } catch {
-    return false;
-  }
+  if (!key || !Object.hasOwn(CURVES, key.curve)) return false;
+  return verifyEcdsaSha256(key.curve, key.compressed, message, sig);
 }
 
 function decodeMultikey(multibase: string, malformed: ErrorCode): AtprotoPublicKey {

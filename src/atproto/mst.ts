@@ -1,4 +1,4 @@
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from './sha256.js';
 import { CID } from 'multiformats/cid';
 import { VerificationError } from '../errors.js';
 import type { BlockStore } from './car.js';

@@ -11,7 +11,7 @@
  * arrived (`createdAt` is the directory's word, and it decides the 72-hour recovery window).
  */
 import * as dagCbor from '@ipld/dag-cbor';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../atproto/sha256.js';
 import { base32 } from 'multiformats/bases/base32';
 import { cidForDagCbor, parseCid } from '../atproto/cid.js';
 import { formatMultikey, parseDidKey, verifyEcdsaSignature, type AtprotoPublicKey } from '../atproto/keys.js';

@@ -1,10 +1,11 @@
 import { lookup as dnsLookup } from 'node:dns';
 import http from 'node:http';
-import https from 'node:https';
-import { isIP, type LookupFunction } from 'node:net';
+import type https from 'node:https';
+import { isIPv4, type LookupFunction } from 'node:net';
 import { VerificationError, type ErrorCode } from '../errors.js';
 import { isNonPublicAddress } from './address-policy.js';
 import { connectionTimedOut } from './connection-timeout.js';
+import { httpsModule } from './lazy-https.js';
 
 /**
  * The one door through which the engine reaches URLs that an attacker can influence (PLC
@@ -42,17 +43,23 @@ export const MAX_REDIRECTS = 3;
 /** Counts outbound requests so the benchmark can report round trips. */
 export const networkStats = { requests: 0 };
 
-const agents = {
+// The https pool is made on the first https request (node:https is loaded lazily, see lazy-https.ts).
+const agents: { http: http.Agent; https: https.Agent | undefined } = {
   http: new http.Agent({ keepAlive: true, maxSockets: 64 }),
-  https: new https.Agent({ keepAlive: true, maxSockets: 64 }),
+  https: undefined,
 };
+
+function httpsAgent(): https.Agent {
+  agents.https ??= new (httpsModule().Agent)({ keepAlive: true, maxSockets: 64 });
+  return agents.https;
+}
 
 /** Closes pooled connections, so a short-lived process exits at once. */
 export function closeIdleConnections(): void {
   agents.http.destroy();
-  agents.https.destroy();
+  agents.https?.destroy();
   agents.http = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  agents.https = new https.Agent({ keepAlive: true, maxSockets: 64 });
+  agents.https = undefined;
 }
 
 /**
@@ -73,7 +80,10 @@ export function checkUrl(raw: string, policy: Pick<FetchPolicy, 'allowPrivateNet
     throw new VerificationError('NETWORK_DENIED', `${purpose}: URLs with credentials are refused (${url.host})`);
   }
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  if (isIP(host) && !policy.allowPrivateNetwork && isNonPublicAddress(host)) {
+  // The URL parser brackets IPv6 literals and canonicalises IPv4 ones, so a host name is told apart
+  // without net.isIPv6, whose first call compiles a large regular expression (~4 ms per process).
+  const literal = url.hostname.startsWith('[') || isIPv4(host);
+  if (literal && !policy.allowPrivateNetwork && isNonPublicAddress(host)) {
     throw new VerificationError('NETWORK_DENIED', `${purpose}: ${host} is a private, loopback or reserved address`);
   }
   return url;
@@ -119,9 +129,9 @@ function requestOnce(url: URL, req: FetchRequest, policy: FetchPolicy, signal: A
     const isHttps = url.protocol === 'https:';
     progress.connected = false;
     networkStats.requests++;
-    const r = (isHttps ? https : http).request(url, {
+    const r = (isHttps ? httpsModule() : http).request(url, {
       method: 'GET',
-      agent: policy.ca ? undefined : isHttps ? agents.https : agents.http,
+      agent: policy.ca ? undefined : isHttps ? httpsAgent() : agents.http,
       ...(policy.ca ? { ca: policy.ca } : {}),
       lookup: guardedLookup(policy.allowPrivateNetwork),
       headers: { accept: req.accept ?? '*/*', 'user-agent': 'atproto-verifier' },

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
 import type { LookupFunction } from 'node:net';
+import { httpsModule } from '../net/lazy-https.js';
 import { VerificationError, type ErrorCode } from '../errors.js';
 import { checkUrl, guardedLookup } from '../net/guarded-fetch.js';
 import { basicHeader, fetchBearerToken, parseChallenge } from './auth.js';
@@ -87,7 +88,7 @@ export class RegistryClient {
     // Docker Hub's API host differs from the name used in references.
     const host = options.registry === 'docker.io' ? 'registry-1.docker.io' : options.registry;
     this.base = new URL(`${options.useHttp ? 'http' : 'https'}://${host}`);
-    this.agent = options.useHttp ? new http.Agent({ keepAlive: true }) : new https.Agent({ keepAlive: true });
+    this.agent = options.useHttp ? new http.Agent({ keepAlive: true }) : new (httpsModule().Agent)({ keepAlive: true });
     this.lookup = guardedLookup(options.allowPrivateNetwork === true);
   }
 
@@ -302,7 +303,7 @@ export class RegistryClient {
         headers,
         maxBytes: opts.maxBytes,
         timeoutMs: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-        agent: sameOrigin ? this.agent : target.protocol === 'https:' ? https.globalAgent : http.globalAgent,
+        agent: sameOrigin ? this.agent : target.protocol === 'https:' ? httpsModule().globalAgent : http.globalAgent,
         lookup: this.lookup,
         ...(sameOrigin ? {} : { label: `${method} ${url.pathname} (after a redirect from ${this.registry})` }),
         ...(opts.body ? { body: opts.body } : {}),
@@ -341,7 +342,7 @@ export class RegistryClient {
     }
     const token = await fetchBearerToken(challenge, challenge.scope ?? scope, credentials, {
       registry: this.registry,
-      agentFor: (u) => (u.protocol === 'https:' ? https.globalAgent : http.globalAgent),
+      agentFor: (u) => (u.protocol === 'https:' ? httpsModule().globalAgent : http.globalAgent),
       timeoutMs: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       allowHttp: this.options.useHttp === true,
       allowPrivateNetwork: this.options.allowPrivateNetwork === true,

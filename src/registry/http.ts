@@ -1,8 +1,9 @@
 import http from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { VerificationError } from '../errors.js';
 import { connectionTimedOut } from '../net/connection-timeout.js';
+import { httpsModule } from '../net/lazy-https.js';
 
 /** One HTTP exchange with a registry or its token service: bounded in time and in bytes. */
 export interface HttpRequest {
@@ -73,7 +74,7 @@ function sendOnce(req: HttpRequest, opts: { retried?: boolean } = {}): Promise<H
   const where = req.label ?? `${req.method} ${req.url.origin}${req.url.pathname}`;
   return new Promise((resolve, reject) => {
     const isHttps = req.url.protocol === 'https:';
-    const transport = isHttps ? https : http;
+    const transport = isHttps ? httpsModule() : http;
     const started = Date.now();
     // Up once TCP (and TLS for https) is established; a pooled keep-alive socket already is.
     let connected = false;

@@ -30,6 +30,8 @@ export interface RatifyInvocation {
   /** Drop these RATIFY_VERIFIER_* variables, to test the missing-variable error. */
   omit?: string[];
   timeoutMs?: number;
+  /** Start the executable through this CPU emulator (another architecture, no binfmt_misc; see emulation.ts). */
+  emulator?: string;
 }
 
 const MAX_SCAN_LINE = 64 * 1024; // bufio.Scanner's default token limit
@@ -44,7 +46,8 @@ export async function runLikeRatify(inv: RatifyInvocation): Promise<RatifyRun> {
   };
   for (const [k, v] of Object.entries(ratifyVars)) if (v !== undefined && !inv.omit?.includes(k)) env[k] = v;
 
-  const child = spawn(inv.executable, [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const [command, args] = inv.emulator ? [inv.emulator, [inv.executable]] : [inv.executable, []];
+  const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on('data', (c: Buffer) => out.push(c));

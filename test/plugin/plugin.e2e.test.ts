@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -11,6 +12,7 @@ import { attachSignature } from '../../src/publish/attach-signature.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import type { RegistryCredentials } from '../../src/registry/docker-config.js';
 import { OCI_MANIFEST_MEDIA_TYPE, type Descriptor } from '../../src/registry/oci.js';
+import { launchFor } from '../harness/emulation.js';
 import { runLikeRatify, type RatifyRun } from '../harness/ratify-exec.js';
 
 // The built executable, run exactly as Ratify v1.4.0's executor runs an external verifier, against
@@ -18,6 +20,8 @@ import { runLikeRatify, type RatifyRun } from '../harness/ratify-exec.js';
 // found through the tag-schema index) and a real PDS + PLC (@atproto/dev-env).
 
 const EXECUTABLE = process.env.ATPROTO_VERIFIER_EXECUTABLE ?? resolve('dist/atproto-verifier');
+/** The other architecture's build, run under QEMU user-mode emulation (test/harness/emulation.ts). */
+const ARM64_EXECUTABLE = resolve('dist/atproto-verifier-linux-arm64');
 const AUTH = { username: 'ci-user', password: 'ci-secret-pw' };
 
 let net: AtprotoNetwork;
@@ -120,9 +124,11 @@ function stdinFor(call: Call): string {
   });
 }
 
-function run(call: Call): Promise<RatifyRun> {
+function run(call: Call, executable = EXECUTABLE): Promise<RatifyRun> {
+  const { emulator } = launchFor(executable);
   return runLikeRatify({
-    executable: EXECUTABLE,
+    executable,
+    ...(emulator ? { emulator, timeoutMs: 120_000 } : {}),
     subject: call.subject,
     stdin: call.stdin ?? stdinFor(call),
     env: { DOCKER_CONFIG: join(dir, 'no-docker-config'), ...call.env },
@@ -273,6 +279,40 @@ describe('the plugin executable, run as Ratify runs it', () => {
       expect(r.result?.extensions.warnings).toEqual([expect.stringContaining('trustPolicyPth')]);
       expect(r.logs.some((l) => l.startsWith('warn: ') && l.includes('trustPolicyPth'))).toBe(true);
     });
+  });
+
+  // The arm64 executable holds the same bundle on another runtime build: run it as Ratify on an
+  // arm64 node would (here under emulation, which is slow, hence a generous plugin deadline).
+  describe('the linux-arm64 executable, under emulation', () => {
+    const slow = { timeout: '90s', didResolverTimeout: '60s', pdsTimeout: '60s' };
+
+    it('is an arm64 build of the same version, on the pinned runtime', async () => {
+      const launch = launchFor(ARM64_EXECUTABLE);
+      expect(launch.arch).toBe('arm64');
+      const [command, args] = launch.emulator ? [launch.emulator, [ARM64_EXECUTABLE, '--version']] : [ARM64_EXECUTABLE, ['--version']];
+      const version = spawnSync(command, args, { env: {}, encoding: 'utf8' });
+      expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+\S* \(node v24\.\d+\.\d+, linux-arm64\)$/);
+      const e = protocolError(await run({ subject: pinned(trusted), referenceDesc: trusted.referrer, omit: ['RATIFY_VERIFIER_VERSION'] }, ARM64_EXECUTABLE));
+      expect(e).toEqual({ code: 4, msg: 'missing env variables [RATIFY_VERIFIER_VERSION]' });
+    }, 120_000);
+
+    it('passes a signed, trusted image', async () => {
+      const r = await run({ subject: pinned(trusted), referenceDesc: trusted.referrer, config: slow }, ARM64_EXECUTABLE);
+      expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+      expect(r.result).toMatchObject({ isSuccess: true, name: 'atproto-verifier' });
+      expect(r.result!.extensions).toMatchObject({ did: alice.did, handle: alice.handle, policy: 'everything' });
+      for (const line of r.logs) expect(line).toMatch(/^(info|warn|debug): /);
+    }, 120_000);
+
+    it('refuses a signer the trust policy does not trust, and a record that signs another digest', async () => {
+      const untrustedRun = await run({ subject: pinned(untrusted), referenceDesc: untrusted.referrer, config: slow }, ARM64_EXECUTABLE);
+      expect(untrustedRun.exitCode).toBe(0);
+      expect(untrustedRun.result?.isSuccess).toBe(false);
+      expect(untrustedRun.result?.extensions).toMatchObject({ did: mallory.did, errorCode: 'UNTRUSTED_DID', failedStep: 'policy' });
+      const tampered = await run({ subject: pinned(wrongDigest), referenceDesc: wrongDigest.referrer, config: slow }, ARM64_EXECUTABLE);
+      expect(tampered.result?.isSuccess).toBe(false);
+      expect(tampered.result?.extensions).toMatchObject({ errorCode: 'DIGEST_MISMATCH', failedStep: 'record' });
+    }, 240_000);
   });
 
   // Last: stops the PDS for good.
