@@ -7,7 +7,7 @@ import { settingsFromParameters } from '../../src/verify/settings.js';
 import { readYamlDocuments } from '../harness/crd-schema.js';
 import { strategicMerge } from '../harness/strategic-merge.js';
 
-// ratify-patch.yaml adds the plugin's two volumes to the Deployment Ratify's Helm chart (v1.4.0)
+// ratify-patch.yaml adds the plugin's trust policy volume to the Deployment Ratify's Helm chart (v1.4.0)
 // makes, and must leave everything of the chart's as it is: its args (--ca-cert-file makes
 // Ratify require Gatekeeper's client certificate), volumes and mounts. The Deployment is the
 // chart's template rendered with its default values (test/fixtures/ratify-chart). The patch is
@@ -42,6 +42,25 @@ function kubectlPatch(): any {
 
 const merged: any = strategicMerge(chartDeployment, patch);
 
+/**
+ * Issue 20 item 1: the plugin refuses a cache directory with a level writable by others without
+ * the sticky bit, and an emptyDir is exactly that (root, 0777; fsGroup adds only group bits and
+ * setgid). So cacheDir must be on no volume: the plugin creates it (0700, as uid 65532) under the
+ * image's /tmp (root, 1777 in every distroless base), which needs a writable root filesystem.
+ */
+function cacheDirProblems(deployment: any, cacheDir: string): string[] {
+  const problems: string[] = [];
+  const container = ratifyContainer(deployment);
+  if (posix.dirname(cacheDir) !== '/tmp') problems.push(`${cacheDir} is not under /tmp`);
+  for (const m of container.volumeMounts ?? []) {
+    const at = m.mountPath.replace(/\/$/, '');
+    if (cacheDir === at || cacheDir.startsWith(`${at}/`) || at === '/tmp') problems.push(`${cacheDir} is under the mount ${m.mountPath}`);
+  }
+  if (container.securityContext?.readOnlyRootFilesystem !== false) problems.push('the root filesystem is read-only (or not said to be writable)');
+  if (container.securityContext?.runAsUser !== 65532) problems.push('the container does not run as 65532');
+  return problems;
+}
+
 describe('the rendered chart Deployment (fixture) follows the v1.4.0 template', () => {
   const template = readFileSync(`${CHART}/deployment.template.yaml`, 'utf8');
 
@@ -59,7 +78,7 @@ describe('the rendered chart Deployment (fixture) follows the v1.4.0 template', 
 });
 
 describe('ratify-patch.yaml', () => {
-  it('holds only the two volumes and their mounts: no args, image, command, env or anything else', () => {
+  it('holds only the trust policy volume and its mount: no args, image, command, env, securityContext or anything else', () => {
     expect(Object.keys(patch).sort()).toEqual(['apiVersion', 'kind', 'metadata', 'spec']);
     expect(patch.metadata).toEqual({ name: chartDeployment.metadata.name });
     expect(Object.keys(patch.spec)).toEqual(['template']);
@@ -68,7 +87,7 @@ describe('ratify-patch.yaml', () => {
     expect(podSpec(patch).containers).toHaveLength(1);
     expect(Object.keys(podSpec(patch).containers[0]).sort()).toEqual(['name', 'volumeMounts']);
     expect(podSpec(patch).containers[0].name).toBe(ratifyContainer(chartDeployment).name);
-    expect(podSpec(patch).volumes.map((v: { name: string }) => v.name)).toEqual(['atproto-trust-policy', 'atproto-cache']);
+    expect(podSpec(patch).volumes.map((v: { name: string }) => v.name)).toEqual(['atproto-trust-policy']);
   });
 
   it('collides with none of the chart\'s volume names or mount paths (the merge keys), so it cannot replace one', () => {
@@ -91,14 +110,14 @@ describe('ratify-patch.yaml', () => {
     for (const m of before.volumeMounts) expect(mounts[m.mountPath]).toEqual(m);
     const volumes = byKey(podSpec(merged).volumes, 'name');
     for (const v of podSpec(chartDeployment).volumes) expect(volumes[v.name]).toEqual(v);
-    expect(after.volumeMounts).toHaveLength(before.volumeMounts.length + 2);
-    expect(podSpec(merged).volumes).toHaveLength(podSpec(chartDeployment).volumes.length + 2);
+    expect(after.volumeMounts).toHaveLength(before.volumeMounts.length + 1);
+    expect(podSpec(merged).volumes).toHaveLength(podSpec(chartDeployment).volumes.length + 1);
     // Nothing outside the container's mounts and the Pod's volumes moved.
     const strip = (d: any) => ({ ...d, spec: { ...d.spec, template: { ...d.spec.template, spec: { ...podSpec(d), volumes: [], containers: podSpec(d).containers.map((c: any) => ({ ...c, volumeMounts: [] })) } } } });
     expect(strip(merged)).toEqual(strip(chartDeployment));
   });
 
-  it('mounts the trust policy ConfigMap where trustPolicyPath points, and a writable cache where cacheDir points', () => {
+  it('mounts the trust policy ConfigMap where trustPolicyPath points', () => {
     const { settings } = settingsFromParameters(verifier.spec.parameters);
     const mounts = ratifyContainer(merged).volumeMounts;
     const volumes = byKey(podSpec(merged).volumes, 'name');
@@ -106,9 +125,31 @@ describe('ratify-patch.yaml', () => {
     expect(policyMount.readOnly).toBe(true);
     expect(volumes[policyMount.name].configMap.name).toBe(trustPolicyConfigMap.metadata.name);
     expect(trustPolicyConfigMap.data[posix.basename(settings.trustPolicyPath!)]).toBeTypeOf('string');
-    const cacheMount = mounts.find((m: { mountPath: string }) => settings.cacheDir === m.mountPath);
-    expect(cacheMount.readOnly).not.toBe(true);
-    expect(volumes[cacheMount.name].emptyDir).toBeDefined();
+  });
+
+  it('puts cacheDir on the image\'s /tmp, under no volume, in a container whose root filesystem the chart keeps writable', () => {
+    const { settings } = settingsFromParameters(verifier.spec.parameters);
+    expect(settings.cacheEnabled).toBe(true);
+    expect(cacheDirProblems(merged, settings.cacheDir!)).toEqual([]);
+    // A literal in the template, not a value an install could have flipped.
+    const template = readFileSync(`${CHART}/deployment.template.yaml`, 'utf8');
+    const containerBlock = template.slice(template.indexOf('- name: {{ .Chart.Name }}'), template.indexOf('command:'));
+    expect(containerBlock).toMatch(/^\s+readOnlyRootFilesystem: false$/m);
+    // The image keeps the distroless /tmp (root, 1777): no step of ours replaces or re-modes it.
+    const dockerfile = readFileSync('Dockerfile.with-atproto', 'utf8');
+    expect(dockerfile).toMatch(/^FROM gcr\.io\/distroless\//m);
+    for (const line of dockerfile.split('\n').filter((l) => /^(COPY|ADD|RUN|VOLUME|WORKDIR)\b/.test(l))) expect(line).not.toMatch(/\/tmp\b/);
+  });
+
+  it('would be caught putting the cache on an emptyDir again, or on a read-only root filesystem (the check is live)', () => {
+    const bad = structuredClone(patch);
+    podSpec(bad).containers[0].volumeMounts.push({ name: 'atproto-cache', mountPath: '/tmp/atproto-verifier-cache' });
+    podSpec(bad).volumes.push({ name: 'atproto-cache', emptyDir: { sizeLimit: '64Mi' } });
+    expect(cacheDirProblems(strategicMerge(chartDeployment, bad), '/tmp/atproto-verifier-cache').join('\n')).toMatch(/under the mount \/tmp\/atproto-verifier-cache/);
+    const hardened: any = structuredClone(merged);
+    ratifyContainer(hardened).securityContext.readOnlyRootFilesystem = true;
+    expect(cacheDirProblems(hardened, '/tmp/atproto-verifier-cache').join('\n')).toMatch(/read-only/);
+    expect(cacheDirProblems(merged, '/var/cache/atproto').join('\n')).toMatch(/not under \/tmp/);
   });
 
   it('would be caught replacing a chart mount (the check is live)', () => {
@@ -134,7 +175,7 @@ describe('ratify-patch.yaml', () => {
     const out = execFileSync('sh', ['ratify-post-renderer.sh'], { input: readFileSync(`${CHART}/deployment.rendered.yaml`), encoding: 'utf8', timeout: 30_000 });
     const rendered = parse(out);
     expect(ratifyContainer(rendered).args).toEqual(ratifyContainer(chartDeployment).args);
-    expect(podSpec(rendered).volumes.map((v: { name: string }) => v.name).sort()).toEqual(['atproto-cache', 'atproto-trust-policy', 'client-ca-cert', 'config', 'tls']);
+    expect(podSpec(rendered).volumes.map((v: { name: string }) => v.name).sort()).toEqual(['atproto-trust-policy', 'client-ca-cert', 'config', 'tls']);
   });
 });
 
