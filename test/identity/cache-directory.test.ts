@@ -5,7 +5,7 @@
  * and removed afterwards; every attacker action runs under that user's uid.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -203,5 +203,94 @@ describe('cached entries are evidence for their TTL and their version only', () 
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+/**
+ * The deployed layouts (ratify-patch.yaml, README "Cache directory"), with the plugin as the
+ * second user, as in Ratify's container (uid 65532 under root-owned system directories). The
+ * real TtlCache runs in that user's own Node process: esbuild bundles src/identity/ttl-cache.ts
+ * once, and a child process under the other uid opens, writes and reads back the "did" and
+ * "policy" namespaces the verifier and the plugin use.
+ */
+describe('the cache directory layouts a deployment gives the plugin (second local user)', () => {
+  let runner = '';
+
+  beforeAll(async () => {
+    if (skipReason) return;
+    const { buildSync } = await import('esbuild');
+    const dir = mkdtempSync(join(root, 'bundle-'));
+    chmodSync(dir, 0o755);
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    buildSync({
+      entryPoints: [new URL('../../src/identity/ttl-cache.ts', import.meta.url).pathname],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      outfile: join(dir, 'ttl-cache.cjs'),
+      define: { __VERSION__: JSON.stringify(version) },
+      logLevel: 'silent',
+    });
+    runner = join(dir, 'run.cjs');
+    writeFileSync(
+      runner,
+      `const { TtlCache } = require(${JSON.stringify(join(dir, 'ttl-cache.cjs'))});
+const dir = process.argv[2];
+const warnings = [];
+const result = { uid: process.getuid(), warnings, namespaces: {} };
+for (const ns of ['did', 'policy']) {
+  const options = { enabled: true, ttlMs: 60000, dir, warn: (m) => warnings.push(m) };
+  new TtlCache(ns, options).set('key', 'value-' + ns);
+  const reader = new TtlCache(ns, options);
+  result.namespaces[ns] = { onDisk: reader.onDisk, value: reader.get('key') ?? null };
+}
+process.stdout.write(JSON.stringify(result));
+`,
+    );
+    chmodSync(join(dir, 'ttl-cache.cjs'), 0o644);
+    chmodSync(runner, 0o644);
+  });
+
+  /** Opens `dir` as the plugin would, in a Node process of the other user. */
+  function openAsOther(dir: string): { uid: number; warnings: string[]; namespaces: Record<string, { onDisk: boolean; value: string | null }> } {
+    return JSON.parse(execFileSync(process.execPath, [runner, dir], { uid: other!.uid, gid: other!.gid, encoding: 'utf8', timeout: 30_000 }));
+  }
+
+  const mode = (p: string) => statSync(p).mode & 0o7777;
+
+  withOtherUser('Ratify\'s container: cacheDir created by the plugin under the image\'s /tmp (root, 1777) is used, and made private (0700, the plugin\'s user)', () => {
+    const imageTmp = fresh('image-tmp', 0o1777);
+    const cacheDir = join(imageTmp, 'atproto-verifier-cache');
+    const run = openAsOther(cacheDir);
+    expect(run.uid).toBe(other!.uid);
+    expect(run.warnings).toEqual([]);
+    expect(run.namespaces).toEqual({ did: { onDisk: true, value: 'value-did' }, policy: { onDisk: true, value: 'value-policy' } });
+    for (const level of [cacheDir, join(cacheDir, 'did'), join(cacheDir, 'policy')]) {
+      expect(statSync(level).uid, level).toBe(other!.uid);
+      expect(mode(level), level).toBe(0o700);
+    }
+    // A second plugin process (Ratify starts one per signature) reads what the first wrote.
+    expect(openAsOther(cacheDir).namespaces.did).toEqual({ onDisk: true, value: 'value-did' });
+  });
+
+  withOtherUser('a Kubernetes emptyDir as the kubelet makes it (root, 0777, no sticky bit) is refused, naming the mount, with or without fsGroup', () => {
+    const emptyDir = fresh('emptydir', 0o777);
+    const run = openAsOther(emptyDir);
+    expect(run.namespaces).toEqual({ did: { onDisk: false, value: null }, policy: { onDisk: false, value: null } });
+    expect(run.warnings.join('\n')).toContain(`${emptyDir} is writable by group or others without the sticky bit (mode 0777)`);
+    // fsGroup: the kubelet chowns the group to the Pod's fsGroup and adds setgid and group rw, never the sticky bit.
+    chownSync(emptyDir, 0, other!.gid);
+    chmodSync(emptyDir, 0o2777);
+    expect(openAsOther(emptyDir).warnings.join('\n')).toContain(`${emptyDir} is writable by group or others without the sticky bit (mode 2777)`);
+    expect(readdirSync(emptyDir)).toEqual([]);
+  });
+
+  withOtherUser('the same mount made 1777 (an initContainer\'s chmod, or emptyDir stickyBit) is accepted, the plugin\'s levels below it 0700', () => {
+    const mount = fresh('sticky-mount', 0o1777);
+    const run = openAsOther(mount);
+    expect(run.warnings).toEqual([]);
+    expect(run.namespaces.did).toEqual({ onDisk: true, value: 'value-did' });
+    expect(mode(join(mount, 'did'))).toBe(0o700);
+    expect(statSync(join(mount, 'did')).uid).toBe(other!.uid);
   });
 });
