@@ -221,6 +221,14 @@ describe('deployment.yaml', () => {
     expect(dockerfile).toMatch(/^USER 65532:65532$/m);
   });
 
+  // Issue 20 item 1: the only writable place is the /tmp emptyDir (root, 0777, no sticky bit),
+  // which the cache directory check refuses. The provider keeps its cache in memory instead.
+  it('keeps the DID cache in memory: no CACHE_DIR, which here could only be the refused /tmp emptyDir', () => {
+    expect(env.CACHE_ENABLED).toBe('true');
+    expect(env).not.toHaveProperty('CACHE_DIR');
+    expect(providerConfig(env).config.settings.cacheDir).toBeUndefined();
+  });
+
   it('lets only Gatekeeper\'s pods reach /provide, and keeps two replicas through disruptions', () => {
     const policy = of('NetworkPolicy');
     expect(policy.spec.podSelector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
