@@ -85,8 +85,16 @@ function checkPath(target: string, uid: number): { real: string; st: Stats } {
       st = lstatSync(level);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      // The parent passed its check, so no one else can slip in between this mkdir and the lstat.
-      mkdirSync(level, { mode: 0o700 });
+      try {
+        mkdirSync(level, { mode: 0o700 });
+      } catch (mkdirErr) {
+        // Another process created it first: Ratify starts the plugin processes for a Pod's images
+        // at once, and they race to create a fresh cacheDir. Whatever is there now is checked
+        // below like any existing level (in a sticky parent, another user's is refused).
+        if ((mkdirErr as NodeJS.ErrnoException).code !== 'EEXIST') throw mkdirErr;
+      }
+      // The parent passed its check: only we, root, or (sticky parent) a name's creator can
+      // change what this name is between the mkdir and the lstat, and the lstat sees who.
       st = lstatSync(level);
     }
     if (st.isSymbolicLink()) {

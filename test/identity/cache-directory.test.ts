@@ -273,6 +273,23 @@ process.stdout.write(JSON.stringify(result));
     expect(openAsOther(cacheDir).namespaces.did).toEqual({ onDisk: true, value: 'value-did' });
   });
 
+  withOtherUser('plugin processes started at once on a fresh cacheDir all use it: losing the race to create a level is not a refusal', async () => {
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    // The real race is rare (test/identity/cache-directory-race.test.ts forces it); this runs the real thing.
+    for (let round = 0; round < 2; round++) {
+      const cacheDir = join(fresh(`race-${round}`, 0o1777), 'atproto-verifier-cache');
+      const runs = await Promise.all(
+        Array.from({ length: 6 }, () => promisify(execFile)(process.execPath, [runner, cacheDir], { uid: other!.uid, gid: other!.gid, encoding: 'utf8', timeout: 30_000 })),
+      );
+      for (const { stdout } of runs) {
+        const run = JSON.parse(stdout) as ReturnType<typeof openAsOther>;
+        expect(run.warnings).toEqual([]);
+        expect(run.namespaces.did.onDisk).toBe(true);
+      }
+    }
+  });
+
   withOtherUser('a Kubernetes emptyDir as the kubelet makes it (root, 0777, no sticky bit) is refused, naming the mount, with or without fsGroup', () => {
     const emptyDir = fresh('emptydir', 0o777);
     const run = openAsOther(emptyDir);
