@@ -285,7 +285,7 @@ process.stdout.write(JSON.stringify(result));
       for (const { stdout } of runs) {
         const run = JSON.parse(stdout) as ReturnType<typeof openAsOther>;
         expect(run.warnings).toEqual([]);
-        expect(run.namespaces.did.onDisk).toBe(true);
+        expect(run.namespaces.did?.onDisk).toBe(true);
       }
     }
   });
