@@ -56,7 +56,7 @@ describe('deployment.yaml', () => {
     expect(configMap.metadata.namespace).toBe('gatekeeper-system');
   });
 
-  it('fights the chart over nothing: no Deployment (ratify-patch.yaml adds the volumes) and no Policy (the chart owns ratify-policy)', () => {
+  it('fights the chart over nothing: no Deployment (ratify-patch.yaml adds the trust policy volume) and no Policy (the chart owns ratify-policy)', () => {
     expect(deployment.map((d) => d.kind)).toEqual(['ConfigMap']);
   });
 
