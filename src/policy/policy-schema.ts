@@ -2,7 +2,7 @@ import type { ErrorObject } from 'ajv';
 // Compiled from schemas/trust-policy.schema.json at build time (scripts/compile-schemas.mjs):
 // no schema compilation at run time, which cost the plugin most of a policy parse.
 import { validate } from './trust-policy-validator.generated.js';
-import { pointerOf, pointerSegments } from './yaml-position.js';
+import { pointerOf, pointerSegments } from './json-pointer.js';
 
 /** One schema violation: where (JSON pointer; `key` when the map key itself is at fault) and what. */
 export interface SchemaViolation {

@@ -1,23 +1,10 @@
 import { isAlias, isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
+import { pointerSegments } from './json-pointer.js';
 
 /** A 1-based line and column in the policy file, as editors count them. */
 export interface SourcePosition {
   line: number;
   col: number;
-}
-
-/** Splits an RFC 6901 JSON pointer (what ajv reports as instancePath) into its segments. */
-export function pointerSegments(pointer: string): string[] {
-  if (pointer === '') return [];
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-}
-
-/** Builds an RFC 6901 JSON pointer from segments. */
-export function pointerOf(segments: readonly (string | number)[]): string {
-  return segments.map((s) => `/${String(s).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
 }
 
 /**
