@@ -68,6 +68,29 @@ function checkPluginFace(metafile) {
   const forbidden = [/node_modules\/commander\//, /node_modules\/prom-client\//, /node_modules\/@opentelemetry\//, /^src\/cli\//, /^src\/provider\//, /^src\/publish\//, /^src\/devnet\//];
   const leaked = inputs.filter((i) => forbidden.some((f) => f.test(i)));
   if (leaked.length) throw new Error(`the entry bundle (plugin face) must not contain the CLI or provider; it holds ${leaked.slice(0, 5).join(', ')}`);
+  checkPluginStartup(metafile);
+}
+
+/**
+ * What a plugin run initialises before it knows it needs it: the modules plugin/main.ts reaches
+ * by static imports. The YAML parser (a policy cache miss only) and @atproto/did with zod (did:web
+ * documents only) must stay behind dynamic imports, where the bundle initialises them on first
+ * use: together about 6-8 ms of CPU on every warm VERIFY (bench/README.md). Fail the build if a
+ * static import drags one back in.
+ */
+function checkPluginStartup(metafile) {
+  const lazyOnly = [/node_modules\/yaml\//, /node_modules\/zod\//, /node_modules\/@atproto\/did\//];
+  const reached = new Set();
+  const pending = ['plugin/main.ts'];
+  while (pending.length) {
+    const path = pending.pop();
+    if (reached.has(path) || !metafile.inputs[path]) continue;
+    reached.add(path);
+    for (const i of metafile.inputs[path].imports) if (i.kind !== 'dynamic-import' && !i.external) pending.push(i.path);
+  }
+  if (!reached.has('plugin/main.ts')) throw new Error('plugin start-up check: plugin/main.ts is not in the metafile');
+  const eager = [...reached].filter((i) => lazyOnly.some((f) => f.test(i)));
+  if (eager.length) throw new Error(`the plugin face statically imports ${eager.slice(0, 3).join(', ')}, which its start-up must not initialise: import it lazily where it is needed`);
 }
 
 if (!withExecutable) process.exit(0);

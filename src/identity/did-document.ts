@@ -1,18 +1,14 @@
 import { didDocumentValidator } from '@atproto/did';
-import { keyFromVerificationMethod, formatMultikey, type AtprotoPublicKey } from '../atproto/keys.js';
+import { keyFromVerificationMethod, formatMultikey } from '../atproto/keys.js';
 import { VerificationError } from '../errors.js';
-import { checkUrl } from '../net/guarded-fetch.js';
+import { checkPdsEndpoint, firstHandle, type AtprotoIdentity } from './atproto-identity.js';
 
-/** What the proof chain takes from a DID document: the only trusted source of key and PDS. */
-export interface AtprotoIdentity {
-  did: string;
-  signingKey: AtprotoPublicKey;
-  /** The signing key as a Multikey string (`z...`), for policies that pin keys. */
-  signingKeyMultibase: string;
-  pdsEndpoint: string;
-  /** Handle claimed by `alsoKnownAs` (first `at://` entry); unverified until checked both ways. */
-  claimedHandle: string | undefined;
-}
+/**
+ * did:web DID documents, validated with @atproto/did (zod). This module is imported only where a
+ * did:web document is read (resolve-did.ts loads it lazily), so a did:plc resolution, the plugin's
+ * usual case, never initialises zod's schemas.
+ */
+export { checkPdsEndpoint, firstHandle, type AtprotoIdentity };
 
 const MAX_ENTRIES = 64;
 
@@ -62,23 +58,3 @@ export function parseDidDocument(raw: unknown, did: string, allowPrivateNetwork:
   };
 }
 
-/** A PDS endpoint as the proof chain uses it: a bare http(s) origin the fetch guard accepts. */
-export function checkPdsEndpoint(endpoint: string, did: string, allowPrivateNetwork: boolean): string {
-  let url: URL;
-  try {
-    url = checkUrl(endpoint, { allowPrivateNetwork }, `#atproto_pds of ${did}`);
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    throw new VerificationError('DID_DOCUMENT_INVALID', `DID document for ${did}: PDS endpoint refused: ${message}`);
-  }
-  if (url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) {
-    throw new VerificationError('DID_DOCUMENT_INVALID', `DID document for ${did}: PDS endpoint ${endpoint} must be a bare origin`);
-  }
-  return url.origin;
-}
-
-/** The handle an `alsoKnownAs` list claims: its first `at://` entry, lower-cased. */
-export function firstHandle(aka: readonly string[] | undefined): string | undefined {
-  const entry = (aka ?? []).find((a) => typeof a === 'string' && a.startsWith('at://'));
-  return entry?.slice('at://'.length).toLowerCase();
-}

@@ -16,7 +16,7 @@ import { base32 } from 'multiformats/bases/base32';
 import { cidForDagCbor, parseCid } from '../atproto/cid.js';
 import { formatMultikey, parseDidKey, verifyEcdsaSignature, type AtprotoPublicKey } from '../atproto/keys.js';
 import { VerificationError } from '../errors.js';
-import { checkPdsEndpoint, firstHandle, type AtprotoIdentity } from './did-document.js';
+import { checkPdsEndpoint, firstHandle, type AtprotoIdentity } from './atproto-identity.js';
 
 /** More operations than any account makes in years (the directory allows 10 an hour, 30 a day). */
 export const MAX_PLC_LOG_ENTRIES = 256;
