@@ -25,8 +25,14 @@ export function toVerifierResult(outcome: VerificationOutcome, id: ResultIdentit
   if (outcome.commitRev) extensions.commitRev = outcome.commitRev;
   if (outcome.handleStatus && !outcome.handleStatus.verified) extensions.handleUnverified = outcome.handleStatus.reason;
   if (outcome.audit) extensions.audit = true;
-  if (outcome.offline) extensions.offline = true;
   if (outcome.registryMapping) extensions.registryMapping = outcome.registryMapping.description;
+  // Said plainly, as a value a policy or a human reads the same way (issue 14).
+  if (outcome.offline) extensions.offline = 'revocation not checked';
+  if (outcome.quorum) {
+    extensions.signers = outcome.quorum.signers.map((s) => ({ did: s.did, handle: s.handle ?? '', commitCid: s.commitCid ?? '' }));
+    extensions.signersRequired = outcome.quorum.required;
+    if (!outcome.quorum.met) extensions.signersMissing = outcome.quorum.missing;
+  }
   if (warnings.length > 0) extensions.warnings = warnings;
   if (outcome.error) Object.assign(extensions, errorExtensions(outcome.error));
   else if (outcome.audit) extensions.error = outcome.trust?.failures[0]?.message ?? '';

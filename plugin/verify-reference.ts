@@ -4,7 +4,10 @@ import { asVerificationError, VerificationError } from '../src/errors.js';
 import type { TrustPolicy } from '../src/policy/trust-policy.js';
 import { settingsFromParameters, type VerifierSettings } from '../src/verify/settings.js';
 import { registryGate } from '../src/verify/registry-admission.js';
+import { signerRequirement } from '../src/policy/claims.js';
+import { countSigners, decideWithQuorum } from '../src/verify/signer-quorum.js';
 import { failedOutcome, Verifier, type VerificationOutcome } from '../src/verify/verifier.js';
+import { verifySignatureReferrers } from '../src/verify/verify-referrers.js';
 import { PluginError, PluginErrorCode, type PluginRequest, type VerifierResult } from './protocol.js';
 import { loadTrustPolicyCached } from './policy-cache.js';
 import { toVerifierResult } from './result.js';
@@ -98,12 +101,30 @@ async function verifyWithStore(
     const subjectDigest = subject.digest ?? (await client.resolveDigest(subject.repository, subject.tag ?? 'latest'));
     ctx.log('debug', `fetching referrer ${desc.digest} of ${subject.registry}/${subject.repository}@${subjectDigest}`);
     const artifact = await fetchSignatureArtifact(client, subject.repository, desc.digest, subjectDigest);
-    return await verifier.verify({
+    const reference = `${subject.registry}/${subject.repository}@${subjectDigest}`;
+    const outcome = await verifier.verify({ subjectDigest, reference, payload: artifact.payload, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    const asked = { referrer: desc.digest, outcome };
+    const requirement = signerRequirement(policy, reference);
+    // Ratify asks about one referrer at a time and admits on any pass: with require.signers > 1
+    // this one may pass only once the other signers are proven too (issue 17). A referrer that
+    // fails on its own needs nothing more read.
+    if (!outcome.isSuccess || (requirement.required <= 1 && requirement.auditRequired <= 1)) {
+      return decideWithQuorum(outcome, countSigners(requirement, [asked]), [asked]);
+    }
+    ctx.log('debug', `policy needs ${requirement.required} distinct signers: reading the other signature referrers of ${reference}`);
+    const referrers = await client.listReferrers(subject.repository, subjectDigest, SIGNATURE_ARTIFACT_TYPE);
+    const { signatures, quorum, unread } = await verifySignatureReferrers({
+      client,
+      repository: subject.repository,
       subjectDigest,
-      reference: `${subject.registry}/${subject.repository}@${subjectDigest}`,
-      payload: artifact.payload,
+      reference,
+      referrers,
+      verifier,
+      requirement,
+      known: [asked],
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     });
+    return decideWithQuorum(outcome, quorum, signatures, unread);
   } finally {
     client.close();
   }

@@ -135,6 +135,10 @@ const CODES = {
     step: 'policy',
     remediation: "The signature predates the signer's validFrom: re-sign, or correct validFrom.",
   },
+  TOO_FEW_SIGNERS: {
+    step: 'policy',
+    remediation: 'Have each missing trusted identity sign the image too (atproto-verifier sign), or lower require.signers in the trust policy.',
+  },
   KEY_NOT_PINNED: {
     step: 'policy',
     remediation: 'The signing key is not among the keys pinned for this DID in the trust policy.',

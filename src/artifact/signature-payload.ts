@@ -6,6 +6,11 @@ import { VerificationError } from '../errors.js';
 export const SIGNATURE_ARTIFACT_TYPE = 'application/vnd.atproto.signature.v1+json';
 export const SIGNATURE_PAYLOAD_TYPE = 'io.atcr.atprotoSignature';
 export const MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
+/**
+ * Referrer manifest (and index descriptor) annotation naming the signer's DID. An untrusted hint
+ * used only to ORDER referrers before fetching them (issue 12); the payload and proof decide.
+ */
+export const SIGNER_ANNOTATION = 'dev.atproto-verifier.signer';
 
 /** The signature payload: every field is an untrusted hint saying where to look. */
 export interface SignaturePayload {

@@ -20,6 +20,7 @@ function engineOptions(cmd: Command): Command {
     .option('--ca-file <file>', 'extra CA certificates (PEM) for https fetches')
     .option('--handle-resolver <url>', 'resolve handles through this XRPC service (a PDS) instead of DNS and /.well-known')
     .option('--atcr-registry <host>', 'paths on this registry are <handle-or-did>/<repository> and must start with the signer (repeatable; default atcr.io)', collect)
+    .option('--offline', 'accept proofs embedded in the artifact for DIDs whose policy entry says offline: allowed and pins keys (revocation is NOT checked)')
     .addOption(new Option('--allow-private-network', 'allow http and private addresses for PLC, PDS and did:web (test networks only)'));
 }
 

@@ -24,6 +24,8 @@ export interface EngineFlags {
   handleResolver?: string;
   /** Registries whose paths are ATCR layout, replacing the default atcr.io (`--atcr-registry`, repeatable). */
   atcrRegistry?: string[];
+  /** The operator's choice to accept embedded proofs for DIDs marked `offline: allowed` (revocation not checked). */
+  offline?: boolean;
 }
 
 export function settingsFromFlags(flags: EngineFlags): VerifierSettings {
@@ -38,6 +40,7 @@ export function settingsFromFlags(flags: EngineFlags): VerifierSettings {
     trustPolicyPath: flags.policy,
     handleResolver: flags.handleResolver,
     atcrRegistries: flags.atcrRegistry,
+    offline: flags.offline,
   });
   return settings;
 }

@@ -26,7 +26,8 @@ export function formatVerification(v: ImageVerification): string {
   }
   if (v.signatures.length > 1) {
     const tried = v.signatures.map((s) => `${s.referrer.slice(0, 19)}… ${s.outcome.isSuccess ? 'pass' : s.outcome.error?.code}`);
-    lines.push(`  signatures  ${v.signatures.length} tried: ${tried.join(', ')}`);
+    const more = tried.length > 10 ? `, and ${tried.length - 10} more` : '';
+    lines.push(`  signatures  ${v.signatures.length} tried: ${tried.slice(0, 10).join(', ')}${more}`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -44,7 +45,12 @@ function evidence(o: VerificationOutcome): string[] {
   if (o.commitCid) lines.push(`  commit      ${o.commitCid}`);
   if (o.recordUri) lines.push(`  record      ${o.recordUri}`);
   if (o.pdsEndpoint) lines.push(`  pds         ${o.pdsEndpoint}`);
-  if (o.offline) lines.push('  mode        offline (embedded proof, pinned key)');
+  if (o.offline) lines.push('  mode        offline: revocation not checked (embedded proof, pinned key; the operator chose --offline)');
+  if (o.quorum && (o.quorum.required > 1 || !o.quorum.met)) {
+    const proven = o.quorum.signers.map((s) => (s.handle ? `${s.handle} (${s.did})` : s.did)).join(', ') || 'none';
+    lines.push(`  signers     ${o.quorum.signers.length} of ${o.quorum.required} required: ${proven}`);
+    if (!o.quorum.met && o.quorum.missing.length > 0) lines.push(`  missing     ${o.quorum.missing.join(', ')}`);
+  }
   if (o.trust) {
     const names = o.trust.policies.length > 0 ? o.trust.policies.map((p) => `"${p}"`).join(', ') : 'no policy matched';
     lines.push(`  policy      ${names} (${o.trust.action})${o.trust.trustedAs ? `, trusted as "${o.trust.trustedAs}"` : ''}`);

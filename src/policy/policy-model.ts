@@ -167,8 +167,8 @@ export function trustPolicyFromCache(entry: unknown, text: string, source = '<po
 interface PolicyDocument {
   version: string | number;
   defaultAction?: DefaultAction;
-  trustedDIDs: Record<string, { name?: string; validFrom?: string | null; expiresAt?: string | null; keys?: string[] }>;
-  policies: { name: string; scope: string; require?: { signature?: true }; trustedDIDs: string[]; action?: PolicyAction }[];
+  trustedDIDs: Record<string, { name?: string; validFrom?: string | null; expiresAt?: string | null; keys?: string[]; offline?: 'allowed' }>;
+  policies: { name: string; scope: string; require?: { signature?: true; signers?: number }; trustedDIDs: string[]; action?: PolicyAction }[];
   registries?: RegistryRule[];
 }
 
@@ -185,6 +185,7 @@ function build(raw: PolicyDocument, source: string, digest: string): TrustPolicy
       const parsed = canonicalPinnedKey(text);
       return 'key' in parsed ? parsed.key : text;
     });
+    if (entry.offline === 'allowed') trusted.offline = 'allowed';
     trustedDIDs.set(did, trusted);
   }
   return {
@@ -195,7 +196,7 @@ function build(raw: PolicyDocument, source: string, digest: string): TrustPolicy
     policies: raw.policies.map((p) => ({
       name: p.name,
       scope: p.scope,
-      require: { signature: true, signers: 1 },
+      require: { signature: true, signers: p.require?.signers ?? 1 },
       trustedDIDs: [...p.trustedDIDs],
       action: p.action ?? 'enforce',
     })),
@@ -271,6 +272,13 @@ function semanticViolations(policy: TrustPolicy, raw: PolicyDocument): SchemaVio
     }
     const trusted = policy.trustedDIDs.get(did)!;
     out.push(...pinnedKeyViolations(did, entry.keys ?? []));
+    if (trusted.offline === 'allowed' && !trusted.keys?.length) {
+      out.push({
+        pointer: pointerOf(['trustedDIDs', did, 'offline']),
+        key: false,
+        message: `offline: allowed needs keys: an embedded proof can only be checked against keys pinned here (add keys: [...] for ${did})`,
+      });
+    }
     const from = trusted.validFrom?.getTime();
     const until = trusted.expiresAt?.getTime();
     if (from !== undefined && until !== undefined && !Number.isNaN(from) && !Number.isNaN(until) && !(from < until)) {
@@ -293,6 +301,13 @@ function semanticViolations(policy: TrustPolicy, raw: PolicyDocument): SchemaVio
     const problem = scopeProblem(rule.scope);
     if (problem) {
       out.push({ pointer: pointerOf(['policies', i, 'scope']), key: false, message: `scope "${rule.scope}" can never match a canonical image name: ${problem}` });
+    }
+    if (rule.require.signers > rule.trustedDIDs.length) {
+      out.push({
+        pointer: pointerOf(['policies', i, 'require', 'signers']),
+        key: false,
+        message: `policy "${rule.name}" requires ${rule.require.signers} distinct signers but trusts only ${rule.trustedDIDs.length} DID(s): no image could ever pass`,
+      });
     }
     for (const [j, did] of rule.trustedDIDs.entries()) {
       if (!policy.trustedDIDs.has(did)) {

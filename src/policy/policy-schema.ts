@@ -23,7 +23,7 @@ export function schemaViolations(value: unknown): SchemaViolation[] {
 }
 
 /** Leaf keywords whose failure is best explained by the schema's description ("must be ..."). */
-const DESCRIBED = new Set(['type', 'enum', 'const', 'pattern', 'minLength', 'maxLength']);
+const DESCRIBED = new Set(['type', 'enum', 'const', 'pattern', 'minLength', 'maxLength', 'minimum', 'maximum']);
 
 function describe(error: ErrorObject): SchemaViolation | undefined {
   const description = (error.parentSchema as { description?: string } | undefined)?.description;

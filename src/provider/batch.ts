@@ -167,6 +167,8 @@ export class BatchVerifier {
       const verification = await untilAborted(verifyImage(pinned.pinned, { verifier: engine.verifier, registryFor: this.opts.registryFor, signal }), signal);
       const seconds = (this.now() - started) / 1000;
       metrics.verificationDuration.observe(seconds);
+      const refusedOnClaim = verification.signatures.filter((s) => s.outcome.refusedOnClaim).length;
+      if (refusedOnClaim > 0) metrics.untrustedClaims.inc(refusedOnClaim);
       const answer = answerFromVerification(key, verification, engine.policy);
       this.remember(cacheKey, answer, engine.policy);
       log.info('verified', {

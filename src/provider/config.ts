@@ -97,6 +97,7 @@ export const ENVIRONMENT_VARIABLES = [
   'POLICY_POLL_INTERVAL',
   'REGISTRY_PLAIN_HTTP',
   'ALLOW_PRIVATE_NETWORK',
+  'OFFLINE',
 ] as const;
 
 type Env = Record<string, string | undefined>;
@@ -187,6 +188,7 @@ export function providerConfig(env: Env, flags: ServeFlags = {}): { config: Prov
         cacheDir: param('CACHE_DIR', flags.cacheDir, '--cache-dir'),
         handleResolver: param('HANDLE_RESOLVER', flags.handleResolver, '--handle-resolver'),
         atcrRegistries: param('ATCR_REGISTRIES'),
+        offline: param('OFFLINE'),
         allowPrivateNetwork,
       },
       DEFAULT_SETTINGS,
@@ -196,6 +198,7 @@ export function providerConfig(env: Env, flags: ServeFlags = {}): { config: Prov
     const message = err instanceof Error ? err.message : String(err);
     throw new VerificationError('INPUT_INVALID', `environment: ${renameParameters(message)}`, { cause: err });
   }
+  if (settings.offline) warnings.push('OFFLINE is on: for DIDs marked offline: allowed, embedded proofs are accepted and revocation (record deletion, key rotation, takedown) is not checked');
   if (allowPrivateNetwork) warnings.push('ALLOW_PRIVATE_NETWORK is on: PLC, PDS and did:web may be plain http and private addresses (test networks only)');
 
   const config: ProviderConfig = {
@@ -228,6 +231,7 @@ const PARAMETER_TO_ENV: Record<string, string> = {
   cacheDir: 'CACHE_DIR',
   handleResolver: 'HANDLE_RESOLVER',
   atcrRegistries: 'ATCR_REGISTRIES',
+  offline: 'OFFLINE',
 };
 
 function renameParameters(message: string): string {

@@ -26,6 +26,8 @@ export interface ProviderMetrics {
   mutateRequests: Counter<'status'>;
   /** /mutate keys: `pinned` (tag rewritten to its verified digest), `unchanged` (a digest key), `refused`. */
   mutations: Counter<'result'>;
+  /** Signatures refused on the signer they claim, before any DID, handle or PDS request (issue 12). */
+  untrustedClaims: Counter<string>;
 }
 
 export function createMetrics(): ProviderMetrics {
@@ -78,6 +80,11 @@ export function createMetrics(): ProviderMetrics {
       name: 'atproto_verifier_mutations_total',
       help: 'Images answered on /mutate, by result: pinned (tag rewritten to the verified digest), unchanged (already a digest), refused (error item).',
       labelNames: ['result'],
+      registers,
+    }),
+    untrustedClaims: new Counter({
+      name: 'atproto_verifier_untrusted_claims_total',
+      help: 'Signatures refused on the signer they claim (not trusted for the image scope), before any DID, handle or PDS request.',
       registers,
     }),
   };

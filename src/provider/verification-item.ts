@@ -35,6 +35,13 @@ export interface ItemValue {
   pdsEndpoint?: string;
   recordUri?: string;
   recordCid?: string;
+  /** Verified offline by the operator's choice (embedded proof, pinned key): says so plainly. */
+  offline?: 'revocation not checked';
+  /** Distinct trusted signers proven (require.signers), and how many the policy requires. */
+  signers?: { did: string; handle?: string; commitCid?: string }[];
+  signersRequired?: number;
+  /** DIDs that would count but were not proven, when too few signed. */
+  signersMissing?: string[];
   policy?: {
     source: string;
     digest: string;
@@ -92,6 +99,14 @@ export function answerFromVerification(key: string, verification: ImageVerificat
     ...(o.recordUri ? { recordUri: o.recordUri } : {}),
     ...(o.recordCid ? { recordCid: o.recordCid } : {}),
     ...(o.registryMapping ? { registryMapping: o.registryMapping.description } : {}),
+    ...(o.offline ? { offline: 'revocation not checked' as const } : {}),
+    ...(verification.quorum
+      ? {
+          signers: verification.quorum.signers.map((q) => ({ did: q.did, ...(q.handle ? { handle: q.handle } : {}), ...(q.commitCid ? { commitCid: q.commitCid } : {}) })),
+          signersRequired: verification.quorum.required,
+          ...(verification.quorum.met ? {} : { signersMissing: verification.quorum.missing }),
+        }
+      : {}),
     policy: {
       source: policy.source,
       digest: policy.digest,

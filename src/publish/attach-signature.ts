@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { SIGNATURE_ARTIFACT_TYPE } from '../artifact/signature-payload.js';
+import { SIGNATURE_ARTIFACT_TYPE, SIGNER_ANNOTATION } from '../artifact/signature-payload.js';
 import type { RegistryClient } from '../registry/client.js';
 import { OCI_EMPTY_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE, type Descriptor } from '../registry/oci.js';
 
@@ -27,8 +27,10 @@ export async function attachSignature(
   repository: string,
   subject: Descriptor,
   payload: Uint8Array,
-  options: { embedInDescriptor?: boolean } = {},
+  options: { embedInDescriptor?: boolean; signer?: string } = {},
 ): Promise<Descriptor> {
+  // Lets verifiers read the referrers their policy may trust first (a hint, never trusted).
+  const signerAnnotation: Record<string, string> = options.signer ? { [SIGNER_ANNOTATION]: options.signer } : {};
   const embed = options.embedInDescriptor ?? payload.length <= MAX_DESCRIPTOR_DATA_BYTES;
   const config = await client.pushBlob(repository, EMPTY_CONFIG);
   const layer = await client.pushBlob(repository, payload);
@@ -39,12 +41,19 @@ export async function attachSignature(
     config: { mediaType: OCI_EMPTY_MEDIA_TYPE, digest: config.digest, size: config.size },
     layers: [{ mediaType: SIGNATURE_ARTIFACT_TYPE, digest: layer.digest, size: layer.size, ...(embed ? { data: Buffer.from(payload).toString('base64') } : {}) }],
     subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
-    annotations: { 'org.opencontainers.image.created': new Date().toISOString() },
+    annotations: { 'org.opencontainers.image.created': new Date().toISOString(), ...signerAnnotation },
   };
   const bytes = new TextEncoder().encode(JSON.stringify(manifest));
   const digest = sha256(bytes);
   await client.pushManifest(repository, digest, bytes, OCI_MANIFEST_MEDIA_TYPE);
-  const descriptor: Descriptor = { mediaType: OCI_MANIFEST_MEDIA_TYPE, digest, size: bytes.length, artifactType: SIGNATURE_ARTIFACT_TYPE };
+  const descriptor: Descriptor = {
+    mediaType: OCI_MANIFEST_MEDIA_TYPE,
+    digest,
+    size: bytes.length,
+    artifactType: SIGNATURE_ARTIFACT_TYPE,
+    // The referrers API copies manifest annotations into its descriptors; the tag-schema index must too.
+    annotations: { ...manifest.annotations },
+  };
   await client.addReferrerToTagSchemaIndex(repository, subject.digest, descriptor);
   return descriptor;
 }

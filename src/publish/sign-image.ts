@@ -92,6 +92,7 @@ export async function signImage(req: SignRequest): Promise<SignedImage> {
       ref.repository,
       { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.bytes.length },
       new TextEncoder().encode(JSON.stringify(payload)),
+      { signer: session.did },
     );
     return {
       pinned: `${ref.registry}/${ref.repository}@${manifest.digest}`,

@@ -57,6 +57,7 @@ export const SETTING_PARAMETERS = [
   'atcrRegistries',
   'handleResolver',
   'timeout',
+  'offline',
 ] as const;
 
 function asBoolean(value: unknown, field: string): boolean {
@@ -133,6 +134,9 @@ export function settingsFromParameters(
         break;
       case 'handleResolver':
         s.handleResolverUrl = asUrl(value, key);
+        break;
+      case 'offline':
+        s.offline = asBoolean(value, key);
         break;
       default:
         unknown.push(key);

@@ -7,6 +7,7 @@ import type { AtprotoIdentity } from '../identity/did-document.js';
 import { standardHandleResolver, xrpcHandleResolver, verifyHandle, type HandleResolver, type HandleStatus } from '../identity/handle.js';
 import { resolveDid } from '../identity/resolve-did.js';
 import { TtlCache } from '../identity/ttl-cache.js';
+import { refuseClaimedSigner } from '../policy/claims.js';
 import { evaluateTrust, matchingPolicies, pinnedKeys, type TrustDecision } from '../policy/evaluate.js';
 import { mapToOrigin, type RegistryMapping } from '../policy/registries.js';
 import type { TrustPolicy } from '../policy/trust-policy.js';
@@ -14,6 +15,7 @@ import { fetchRecordProof } from './fetch-record-proof.js';
 import { checkManifestRecord, type ManifestRecord } from './manifest-record.js';
 import { parseManifestRecordUri, type RecordUri } from './record-uri.js';
 import type { VerifierSettings } from './settings.js';
+import type { SignerQuorum } from './signer-quorum.js';
 
 /** What is being verified: the image (its digest, and its reference when known) and the payload. */
 export interface VerifyRequest {
@@ -26,7 +28,10 @@ export interface VerifyRequest {
   signal?: AbortSignal;
 }
 
-export type StepName = 'artifact' | 'identity' | 'proof' | 'record' | 'handle' | 'policy';
+export type StepName = 'artifact' | 'claim' | 'identity' | 'proof' | 'record' | 'handle' | 'policy';
+
+/** What an offline result says, in its message and every face's output (issue 14). */
+export const OFFLINE_NOTE = 'offline: revocation not checked';
 
 export interface StepReport {
   step: StepName;
@@ -51,10 +56,15 @@ export interface VerificationOutcome {
   recordCid?: string;
   pdsEndpoint?: string;
   signingKey?: string;
+  /** Verified from an embedded proof with pinned keys, by the operator's choice: revocation not checked. */
   offline?: boolean;
+  /** Refused on the signer the artifact claims, before any DID, handle or PDS request. */
+  refusedOnClaim?: boolean;
   trust?: TrustDecision;
   /** How the admitted name was read through the policy's registries (or that no entry applied). */
   registryMapping?: { applied: boolean; description: string };
+  /** The image's signers (require.signers): who counted, how many are required, who is missing. */
+  quorum?: SignerQuorum;
   steps: StepReport[];
 }
 
@@ -125,8 +135,8 @@ export class Verifier {
    * Starts resolving the DID documents of the signers the trust policy trusts for `reference`,
    * so a caller can overlap them with the registry fetches (the artifact names the signer only
    * once it has arrived). Only DIDs from the policy are fetched, from their own PLC or did:web
-   * host, never anything the artifact says; at most MAX_PREFETCHED_DIDS, none with pinned keys
-   * (those verify offline). Failures are left for verify() to meet again. `signal` must be the
+   * host, never anything the artifact says; at most MAX_PREFETCHED_DIDS, none the operator lets
+   * verify offline. Failures are left for verify() to meet again. `signal` must be the
    * one later passed to verify(): a resolution is shared only under the same signal.
    */
   prefetchIdentities(reference: string, signal?: AbortSignal): void {
@@ -141,7 +151,7 @@ export class Verifier {
     }
     const dids = new Set<string>();
     for (const rule of rules) {
-      for (const did of rule.trustedDIDs) if (!policy.trustedDIDs.get(did)?.keys?.length) dids.add(did);
+      for (const did of rule.trustedDIDs) if (!this.offlineKeys(did)) dids.add(did);
     }
     if (dids.size === 0 || dids.size > MAX_PREFETCHED_DIDS) return;
     for (const did of dids) {
@@ -183,6 +193,7 @@ export class Verifier {
     };
     try {
       await step('artifact', () => this.readArtifact(request, evidence));
+      await step('claim', () => this.checkClaim(request, evidence));
       await step('identity', () => this.resolveIdentity(request, evidence));
       await step('proof', () => this.verifyProof(request, evidence));
       await step('handle', () => this.checkHandle(request, evidence));
@@ -190,7 +201,8 @@ export class Verifier {
       await step('policy', () => this.applyPolicy(request, evidence));
       return this.outcome(evidence, steps);
     } catch (err) {
-      return this.outcome(evidence, steps, asVerificationError(err));
+      const error = asVerificationError(err);
+      return { ...this.outcome(evidence, steps, error), ...(steps.at(-1)?.step === 'claim' ? { refusedOnClaim: true } : {}) };
     }
   }
 
@@ -205,6 +217,20 @@ export class Verifier {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * Step 1b, before any network (issue 12): the signer the payload claims must be one the policy
+   * could trust for this image. A stranger costs nothing more than reading its artifact; audit
+   * mode goes on, to report the whole chain (see refuseClaimedSigner).
+   */
+  private checkClaim(request: VerifyRequest, ev: Evidence): string {
+    const policy = this.deps.policy;
+    const did = ev.record!.did;
+    if (!policy) return `claimed signer ${did}: no trust policy, not judged`;
+    const refusal = refuseClaimedSigner(policy, request.reference ?? '', did);
+    if (refusal) throw refusal;
+    return `claimed signer ${did} may be trusted for this image (not verified yet)`;
   }
 
   /** Step 1: the payload names a record of the signer and covers this subject. */
@@ -222,15 +248,17 @@ export class Verifier {
   }
 
   /**
-   * Step 2: the signer's key and PDS come from the DID document (or, offline, from keys pinned
-   * in the trust policy when the payload embeds its proof). The artifact's key hints are ignored.
+   * Step 2: the signer's key and PDS come from the DID document. Offline (keys pinned in the
+   * policy, the proof embedded) only when the OPERATOR says so twice: the `offline` setting, and
+   * `offline: allowed` on this DID. The artifact never chooses: an embedded proof is otherwise
+   * ignored, and the live one fetched, so deletion and key rotation revoke (issue 14).
    */
   private async resolveIdentity(request: VerifyRequest, ev: Evidence): Promise<string> {
     const did = ev.record!.did;
-    const pinned = this.deps.policy ? pinnedKeys(this.deps.policy, did) : undefined;
-    if (pinned && pinned.length > 0 && ev.payload!.proof) {
+    const pinned = this.offlineKeys(did);
+    if (pinned && ev.payload!.proof) {
       ev.offline = true;
-      return `offline: ${pinned.length} key(s) pinned for ${did} in the trust policy, proof embedded`;
+      return `${OFFLINE_NOTE}: embedded proof checked against the ${pinned.length} key(s) pinned for ${did} (offline setting on, DID marked offline: allowed)`;
     }
     const identity = (await this.prefetchedIdentity(did, request.signal)) ?? (await this.resolveIdentityOf(did, request.signal));
     ev.identity = identity;
@@ -240,6 +268,13 @@ export class Verifier {
     ev.pendingHandle = this.verifyClaimedHandle(identity, request.signal);
     ev.pendingHandle.catch(() => undefined);
     return `${did}: key ${ev.keyMultibase}, PDS ${identity.pdsEndpoint}`;
+  }
+
+  /** The pinned keys of `did` when the operator allows offline verification for it, else undefined. */
+  private offlineKeys(did: string): string[] | undefined {
+    const policy = this.deps.policy;
+    if (!this.settings.offline || !policy || policy.trustedDIDs.get(did)?.offline !== 'allowed') return undefined;
+    return pinnedKeys(policy, did);
   }
 
   /** The prefetched resolution of `did` under this signal, if any; a failed one is retried by the caller. */
@@ -256,8 +291,8 @@ export class Verifier {
   /** Steps 3-5: CAR blocks, signed commit, MST inclusion of the record. */
   private async verifyProof(request: VerifyRequest, ev: Evidence): Promise<string> {
     const record = ev.record!;
-    // An embedded proof is used only offline (keys pinned). Online, the proof is always fetched
-    // live, so a publisher revokes a signature by deleting its record.
+    // An embedded proof is used only offline (see resolveIdentity). Online, the proof is always
+    // fetched live, so a publisher revokes a signature by deleting its record.
     const car =
       (ev.offline ? embeddedProof(ev.payload!) : undefined) ??
       (await fetchRecordProof(
@@ -267,7 +302,7 @@ export class Verifier {
         request.signal,
       ));
     if (ev.offline) {
-      const keys = pinnedKeys(this.deps.policy!, record.did)!;
+      const keys = this.offlineKeys(record.did)!;
       ev.proof = this.verifyWithAnyKey(car, record, keys, ev);
     } else {
       ev.proof = verifyRecordProof(car, { ...record, key: ev.key! });
@@ -378,6 +413,7 @@ export class Verifier {
       const failure = ev.trust!.failures[0]!;
       out.message = `audit: would be refused [${failure.code}]: ${failure.message}; allowed because the matching policy is in audit mode. Signed by ${signer}`;
     } else out.message = `verified: signed by ${signer}`;
+    if (out.offline && !error) out.message = `${OFFLINE_NOTE}; ${out.message}`;
     return out;
   }
 }

@@ -1,17 +1,16 @@
-import { fetchSignatureArtifact } from '../artifact/fetch-signature-artifact.js';
 import { SIGNATURE_ARTIFACT_TYPE } from '../artifact/signature-payload.js';
 import { VerificationError } from '../errors.js';
-import type { RegistryClient } from '../registry/client.js';
+import { signerRequirement } from '../policy/claims.js';
 import { referrerLocation, type RegistryMapping } from '../policy/registries.js';
+import type { RegistryClient } from '../registry/client.js';
+import type { Descriptor } from '../registry/oci.js';
 import { formatImageReference, parseImageReference, type ImageReference } from '../registry/reference.js';
 import { decisionBeforeRegistry } from './registry-admission.js';
+import { decideWithQuorum, type SignatureCheck, type SignerQuorum } from './signer-quorum.js';
 import { failedOutcome, type VerificationOutcome, type Verifier } from './verifier.js';
+import { MAX_SIGNATURE_REFERRERS, verifySignatureReferrers } from './verify-referrers.js';
 
-/** A signature referrer found for an image, and what verifying it gave. */
-export interface SignatureCheck {
-  referrer: string;
-  outcome: VerificationOutcome;
-}
+export type { SignatureCheck } from './signer-quorum.js';
 
 export interface ImageVerification {
   /** The reference as given, and pinned to the digest that was verified. */
@@ -19,18 +18,26 @@ export interface ImageVerification {
   pinned: string;
   digest: string;
   isSuccess: boolean;
-  /** The outcome that decided: the first passing signature, else the first failure. */
+  /** The outcome that decided: the first signature that counted, else the first failure. */
   decisive: VerificationOutcome;
   signatures: SignatureCheck[];
+  /** Who signed, how many are required, who is missing (require.signers). */
+  quorum?: SignerQuorum;
 }
 
-/** At most this many signature referrers are tried per image: more is a denial-of-service. */
-export const MAX_SIGNATURES_PER_IMAGE = 16;
+/** At most this many signature referrers are read per image (see ./verify-referrers.ts). */
+export const MAX_SIGNATURES_PER_IMAGE = MAX_SIGNATURE_REFERRERS;
+
+/** The signature referrers of an image, as its registry lists them (referrers API, else the tag schema). */
+export function listSignatureReferrers(client: RegistryClient, repository: string, digest: string): Promise<Descriptor[]> {
+  return client.listReferrers(repository, digest, SIGNATURE_ARTIFACT_TYPE);
+}
 
 /**
  * Verifies an image by reference, for the CLI and the Gatekeeper provider: resolve a tag to its
- * digest, discover ATProto signature referrers (referrers API, else the tag schema), and verify
- * each. Like `cosign verify`, the image passes when at least one signature passes.
+ * digest, discover ATProto signature referrers (where the policy's registries say), verify the
+ * claims the policy may trust first, and admit the image once `require.signers` distinct trusted
+ * signers are proven (one by default, like `cosign verify`).
  */
 export async function verifyImage(
   reference: string,
@@ -44,25 +51,31 @@ export async function verifyImage(
   const digest = ref.digest ?? (await client.resolveDigest(ref.repository, ref.tag ?? 'latest'));
   const pinned = `${ref.registry}/${ref.repository}@${digest}`;
   const source = referrerSource(ref, deps);
-  const referrers = await source.client.listReferrers(source.repository, digest, SIGNATURE_ARTIFACT_TYPE);
-  const result = (signatures: SignatureCheck[], decisive: VerificationOutcome): ImageVerification => ({
-    reference,
-    pinned,
-    digest,
-    isSuccess: decisive.isSuccess,
-    decisive,
-    signatures,
-  });
+  const referrers = await listSignatureReferrers(source.client, source.repository, digest);
   if (referrers.length === 0) {
-    return result([], withMapping(failedOutcome(noReferrerError(pinned, digest, source)), source.mapping));
+    const decisive = withMapping(failedOutcome(noReferrerError(pinned, digest, source)), source.mapping);
+    return { reference, pinned, digest, isSuccess: false, decisive, signatures: [] };
   }
-  const signatures: SignatureCheck[] = [];
-  for (const referrer of referrers.slice(0, MAX_SIGNATURES_PER_IMAGE)) {
-    const outcome = withMapping(await verifyReferrer(source.repository, referrer.digest, digest, pinned, source.client, deps), source.mapping);
-    signatures.push({ referrer: referrer.digest, outcome });
-    if (outcome.isSuccess) return result(signatures, outcome);
+  const requirement = signerRequirement(deps.verifier.policy, pinned);
+  const found = await verifySignatureReferrers({
+    client: source.client,
+    repository: source.repository,
+    subjectDigest: digest,
+    reference: pinned,
+    referrers,
+    verifier: deps.verifier,
+    requirement,
+    ...(deps.signal ? { signal: deps.signal } : {}),
+  });
+  const { quorum, unread } = found;
+  const signatures = found.signatures.map((s) => ({ ...s, outcome: withMapping(s.outcome, source.mapping) }));
+  const counted = signatures.find((s) => s.outcome.isSuccess && quorum.signers.some((q) => q.referrer === s.referrer));
+  const base = counted?.outcome ?? signatures[0]?.outcome ?? failedOutcome(new VerificationError('ARTIFACT_NOT_FOUND', `no signature referrer of ${pinned} could be read`));
+  let decisive = decideWithQuorum(base, quorum, signatures, unread);
+  if (!decisive.isSuccess && !counted && unread > 0) {
+    decisive = { ...decisive, message: `${decisive.message} (${unread} more signature referrer(s) beyond the first ${MAX_SIGNATURE_REFERRERS} were not read)` };
   }
-  return result(signatures, signatures[0]!.outcome);
+  return { reference, pinned, digest, isSuccess: decisive.isSuccess, decisive, signatures, quorum };
 }
 
 /** Where an image's signature referrers (and their payloads) are read, and why. */
@@ -105,20 +118,4 @@ function noReferrerError(pinned: string, digest: string, source: ReferrerSource)
     remediation = `Sign the image; or, if ${mapping.admitted.registry} is a mirror that does not copy referrers, add registries: [{host: "${mapping.admitted.registry}", mirrorOf: "<origin host>", referrersFrom: origin}] to the trust policy.`;
   }
   return new VerificationError('ARTIFACT_NOT_FOUND', `no ATProto signature referrer is attached to ${pinned}${from}`, remediation ? { remediation } : {});
-}
-
-async function verifyReferrer(
-  repository: string,
-  referrer: string,
-  digest: string,
-  pinned: string,
-  client: RegistryClient,
-  deps: { verifier: Verifier; signal?: AbortSignal },
-): Promise<VerificationOutcome> {
-  try {
-    const artifact = await fetchSignatureArtifact(client, repository, referrer, digest);
-    return await deps.verifier.verify({ subjectDigest: digest, reference: pinned, payload: artifact.payload, ...(deps.signal ? { signal: deps.signal } : {}) });
-  } catch (err) {
-    return failedOutcome(err);
-  }
 }

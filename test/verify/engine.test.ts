@@ -174,7 +174,7 @@ policies:
     expect(lyingHints.handle).toBe(alice.handle);
   });
 
-  it('verifies offline from an embedded proof with a pinned key, and refuses a wrong pinned key', async () => {
+  it('verifies offline only when the operator allows it for the DID, and says revocation was not checked', async () => {
     const digest = digestOf('offline');
     const rec = await signImage(alice, 'alice/app', digest);
     const car = await fetchProof(alice.did, rec.rkey);
@@ -184,18 +184,29 @@ policies:
     const key = live.signingKey!;
 
     // Nothing listens on the PLC directory or PDS used here: any network use would fail the test.
-    const unreachable = { plcDirectory: 'http://127.0.0.1:9', allowPrivateNetwork: true };
+    const unreachable = { plcDirectory: 'http://127.0.0.1:9', allowPrivateNetwork: true, offline: true };
     const payload = payloadFor(alice, rec, digest, { proofCar: car });
-    const offline = await verifier({ policy: policyTrusting(alice.did, `, keys: ["${key}"]`) }, unreachable).verify({ subjectDigest: digest, payload });
+    const pinnedOffline = policyTrusting(alice.did, `, keys: ["${key}"], offline: allowed`);
+    const offline = await verifier({ policy: pinnedOffline }, unreachable).verify({ subjectDigest: digest, payload });
     expect(offline.error).toBeUndefined();
     expect(offline.offline).toBe(true);
+    expect(offline.message).toMatch(/^offline: revocation not checked; verified/);
     const wrongKey = 'zQ3shZc2QzApp2oymGvQbzP8eKheVshBHbU4ZYjeXqwSKEn6N';
-    const refused = await verifier({ policy: policyTrusting(alice.did, `, keys: ["${wrongKey}"]`) }, unreachable).verify({ subjectDigest: digest, payload });
+    const refused = await verifier({ policy: policyTrusting(alice.did, `, keys: ["${wrongKey}"], offline: allowed`) }, unreachable).verify({ subjectDigest: digest, payload });
     expect(refused.error?.code).toBe('SIGNATURE_INVALID');
 
-    // Embedded proof without pinned keys: the DID document is consulted, the PDS is not.
-    const noPds = await verifier({ policy: policyTrusting(alice.did) }).verify({ subjectDigest: digest, payload });
-    expect(noPds.isSuccess).toBe(true);
+    // Either half of the operator's consent missing: online (the unreachable PLC is consulted and fails).
+    const settingOff = await verifier({ policy: pinnedOffline }, { ...unreachable, offline: false }).verify({ subjectDigest: digest, payload });
+    expect(settingOff.offline).toBeUndefined();
+    expect(settingOff.error?.code).toBe('DID_RESOLUTION_FAILED');
+    const notAllowed = await verifier({ policy: policyTrusting(alice.did, `, keys: ["${key}"]`) }, unreachable).verify({ subjectDigest: digest, payload });
+    expect(notAllowed.offline).toBeUndefined();
+    expect(notAllowed.error?.code).toBe('DID_RESOLUTION_FAILED');
+
+    // Embedded proof, online: the proof is fetched live from the PDS and the embedded one ignored.
+    const live2 = await verifier({ policy: policyTrusting(alice.did, `, keys: ["${key}"]`) }).verify({ subjectDigest: digest, payload });
+    expect(live2.isSuccess).toBe(true);
+    expect(live2.offline).toBeUndefined();
   });
 
   it('refuses private and plain-http endpoints unless allowPrivateNetwork is set', async () => {
