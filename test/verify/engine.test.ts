@@ -66,7 +66,7 @@ describe('verification engine against a real PDS and PLC', () => {
     expect(out.handle).toBe(alice.handle);
     expect(out.recordCid).toBe(rec.cid);
     expect(out.pdsEndpoint).toBe(new URL(net.pdsUrl).origin);
-    expect(out.steps.map((s) => s.step)).toEqual(['artifact', 'identity', 'proof', 'handle', 'record', 'policy']);
+    expect(out.steps.map((s) => s.step)).toEqual(['artifact', 'claim', 'identity', 'proof', 'handle', 'record', 'policy']);
     expect(Date.parse(out.signedAt!)).toBeGreaterThan(Date.now() - 60_000);
   });
 
@@ -132,6 +132,11 @@ policies:
     expect(out.isSuccess).toBe(true);
     expect(out.audit).toBe(true);
     expect(out.message).toMatch(/^audit: would be refused \[UNTRUSTED_DID\]/);
+    // Audit mode is not refused on the claim: the whole chain was verified and reported.
+    expect(out.refusedOnClaim).toBeUndefined();
+    expect(out.steps.map((s) => [s.step, s.ok])).toEqual(['artifact', 'claim', 'identity', 'proof', 'handle', 'record', 'policy'].map((s) => [s, true]));
+    expect(out.commitCid).toBe(rec.commitCid);
+    expect(out.handle).toBe(bob.handle);
   });
 
   it('refuses a subject other than the one the artifact covers', async () => {
