@@ -98,6 +98,8 @@ export const OFFLINE_SETTINGS: VerifierSettings = {
   plcDirectory: 'https://127.0.0.1:9',
   allowPrivateNetwork: false,
   cacheEnabled: false,
+  // The operator's choice (the policy marks both signers offline: allowed): embedded proofs decide.
+  offline: true,
 };
 
 export function corpusVerifier(): Verifier {

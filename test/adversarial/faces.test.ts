@@ -181,6 +181,7 @@ describe('the plugin executable, run as Ratify runs it', () => {
           plcDirectory: UNREACHABLE,
           handleResolver: UNREACHABLE,
           cacheEnabled: false,
+          offline: true,
         },
         storeConfig: { version: '1.0.0', pluginBinDirs: null, store: { name: 'oras', useHttp: true } },
         referenceDesc: { mediaType: referrer.mediaType, digest: referrer.digest, size: referrer.size, artifactType: SIGNATURE_ARTIFACT_TYPE },
@@ -222,6 +223,7 @@ describe('the Gatekeeper provider, over HTTPS with mTLS', () => {
         TRUST_POLICY_PATH: policyPath,
         PLC_DIRECTORY: UNREACHABLE,
         HANDLE_RESOLVER: UNREACHABLE,
+        OFFLINE: 'true',
         REGISTRY_PLAIN_HTTP: 'true',
         // Each request is checked for its codes, not its speed: a loaded machine must not turn a
         // slow case (4 MiB payloads, 1,000,000 nested arrays) into DEADLINE_EXCEEDED.

@@ -752,15 +752,15 @@ export async function generateCorpus(options: { registryName?: string; repositor
   payloadCase('proof-missing-car', mutate((p) => ((p as Record<string, unknown>).proof = {})), 'ARTIFACT_INVALID', 'proof without car');
   payloadCase('proof-other-signer', mutate((p) => (p.proof.car = b64(baseP256.car))), 'COMMIT_DID_MISMATCH', "the P-256 signer's valid proof embedded in the K-256 signer's payload");
   payloadCase('handle-too-long', mutate((p) => (p.atproto.handle = `${'a'.repeat(300)}.example`)), 'ARTIFACT_INVALID', 'a 308-character handle');
-  payloadCase('did-web-path', mutate((p) => ((p.atproto.did = 'did:web:example.com:users:alice'), (p.atproto.recordUri = `at://did:web:example.com:users:alice/${COLLECTION}/${k256.rkey}`))), 'DID_INVALID', 'did:web with a path');
-  payloadCase('did-web-ip', mutate((p) => ((p.atproto.did = 'did:web:127.0.0.1'), (p.atproto.recordUri = `at://did:web:127.0.0.1/${COLLECTION}/${k256.rkey}`))), 'DID_INVALID', 'did:web naming an IP address');
-  payloadCase('did-web-decimal-ip', mutate((p) => ((p.atproto.did = 'did:web:2130706433'), (p.atproto.recordUri = `at://did:web:2130706433/${COLLECTION}/${k256.rkey}`))), 'DID_INVALID', 'did:web naming 127.0.0.1 as one decimal number');
-  payloadCase('did-plc-short', mutate((p) => ((p.atproto.did = 'did:plc:abc'), (p.atproto.recordUri = `at://did:plc:abc/${COLLECTION}/${k256.rkey}`))), 'DID_INVALID', 'did:plc of 3 characters');
+  payloadCase('did-web-path', mutate((p) => ((p.atproto.did = 'did:web:example.com:users:alice'), (p.atproto.recordUri = `at://did:web:example.com:users:alice/${COLLECTION}/${k256.rkey}`))), 'UNTRUSTED_DID', 'did:web with a path: not a DID the policy trusts, so refused on the claim before it is even resolved');
+  payloadCase('did-web-ip', mutate((p) => ((p.atproto.did = 'did:web:127.0.0.1'), (p.atproto.recordUri = `at://did:web:127.0.0.1/${COLLECTION}/${k256.rkey}`))), 'UNTRUSTED_DID', 'did:web naming an IP address: not a DID the policy trusts, so refused on the claim before it is even resolved');
+  payloadCase('did-web-decimal-ip', mutate((p) => ((p.atproto.did = 'did:web:2130706433'), (p.atproto.recordUri = `at://did:web:2130706433/${COLLECTION}/${k256.rkey}`))), 'UNTRUSTED_DID', 'did:web naming 127.0.0.1 as one decimal number: not a DID the policy trusts, so refused on the claim before it is even resolved');
+  payloadCase('did-plc-short', mutate((p) => ((p.atproto.did = 'did:plc:abc'), (p.atproto.recordUri = `at://did:plc:abc/${COLLECTION}/${k256.rkey}`))), 'UNTRUSTED_DID', 'did:plc of 3 characters: not a DID the policy trusts, so refused on the claim before it is even resolved');
   payloadCase(
     'unpinned-signer',
     mutate((p) => ((p.atproto.did = 'did:plc:notpinnedsigner222222222'), (p.atproto.recordUri = `at://did:plc:notpinnedsigner222222222/${COLLECTION}/${k256.rkey}`))),
-    'NETWORK_DENIED',
-    'a signer with no pinned key needs its DID document; the corpus PLC directory (https://127.0.0.1:9) is refused before any I/O',
+    'UNTRUSTED_DID',
+    'a signer the policy does not trust is refused on its claim, before its DID document is fetched (policy first)',
   );
   payloadCase('oversized', gzipSync(concat(json(valid).subarray(0, -2), utf8(`,"pad":"${' '.repeat(4 * 1024 * 1024)}"}`)), { level: 9 }), 'ARTIFACT_INVALID', 'the valid payload padded past the 4 MiB cap (stored gzipped)', {}, 'json.gz');
   payloadCase(
@@ -938,8 +938,8 @@ export async function generateCorpus(options: { registryName?: string; repositor
   const policy = [
     'version: "1.0"',
     'trustedDIDs:',
-    `  ${k256.did}: {name: "corpus K-256 signer", validFrom: "2024-01-01T00:00:00Z", keys: ["${k256.multikey}"]}`,
-    `  ${p256Signer.did}: {name: "corpus P-256 signer", validFrom: "2024-01-01T00:00:00Z", keys: ["${p256Signer.multikey}"]}`,
+    `  ${k256.did}: {name: "corpus K-256 signer", validFrom: "2024-01-01T00:00:00Z", keys: ["${k256.multikey}"], offline: allowed}`,
+    `  ${p256Signer.did}: {name: "corpus P-256 signer", validFrom: "2024-01-01T00:00:00Z", keys: ["${p256Signer.multikey}"], offline: allowed}`,
     'policies:',
     '  - name: corpus',
     `    scope: "${registryName}/${REPOSITORY_PARENT}/*"`,
