@@ -1,5 +1,5 @@
 import { VerificationError } from '../errors.js';
-import { matchingPolicies } from './evaluate.js';
+import { matchingPolicies, type TrustDecision } from './evaluate.js';
 import type { TrustPolicy } from './trust-policy.js';
 
 /**
@@ -16,26 +16,43 @@ import type { TrustPolicy } from './trust-policy.js';
  */
 
 /**
- * Why a claimed signer is refused before verification, or undefined when it is worth verifying.
- * Throws INPUT_INVALID when `image` is not an image reference (as evaluateTrust would).
+ * The trust decision on a claimed signer when it is refused before verification, or undefined
+ * when it is worth verifying. The decision has evaluateTrust's shape (every matching policy with
+ * its verdict on the claim), so every face reports it the same way. Throws INPUT_INVALID when
+ * `image` is not an image reference (as evaluateTrust would).
  */
-export function refuseClaimedSigner(policy: TrustPolicy, image: string, did: string): VerificationError | undefined {
+export function claimDecision(policy: TrustPolicy, image: string, did: string): TrustDecision | undefined {
   const found = matchingPolicies(policy, image);
   const name = found.image || '(no image reference)';
   const matching = found.rules;
   if (matching.length === 0) {
     if (policy.defaultAction !== 'deny') return undefined;
-    return new VerificationError(
+    const error = new VerificationError(
       'NO_POLICY',
       `no policy in trust policy ${policy.source} has a scope covering ${name}; defaultAction is deny, so the signer the artifact claims (${did}, not verified) was not checked`,
     );
+    return { allowed: false, image: found.image, results: [], action: 'default-deny', policies: [], failures: [error], audit: false };
   }
-  const refusing = matching.find((rule) => rule.action === 'enforce' && !rule.trustedDIDs.includes(did));
-  if (!refusing) return undefined;
-  return new VerificationError(
-    'UNTRUSTED_DID',
-    `the artifact claims signer ${did} (claimed, not verified), which policy "${refusing.name}" for ${name} does not trust (${refusing.trustedDIDs.join(', ')}); refused before any DID, handle or PDS request`,
-  );
+  if (!matching.some((rule) => rule.action === 'enforce' && !rule.trustedDIDs.includes(did))) return undefined;
+  const results = matching.map((rule) => ({
+    rule,
+    failures: rule.trustedDIDs.includes(did)
+      ? []
+      : [
+          new VerificationError(
+            'UNTRUSTED_DID',
+            `the artifact claims signer ${did} (claimed, not verified), which policy "${rule.name}"${rule.action === 'audit' ? ' (audit)' : ''} for ${name} does not trust (${rule.trustedDIDs.join(', ')}); refused before any DID, handle or PDS request`,
+          ),
+        ],
+  }));
+  const enforce = results.filter((r) => r.rule.action === 'enforce').flatMap((r) => r.failures);
+  const audit = results.filter((r) => r.rule.action === 'audit').flatMap((r) => r.failures);
+  return { allowed: false, image: found.image, results, action: 'enforce', policies: matching.map((rule) => rule.name), failures: [...enforce, ...audit], audit: false };
+}
+
+/** Why a claimed signer is refused before verification, or undefined when it is worth verifying. */
+export function refuseClaimedSigner(policy: TrustPolicy, image: string, did: string): VerificationError | undefined {
+  return claimDecision(policy, image, did)?.failures[0];
 }
 
 /** How many distinct trusted signers an image needs, and who could be one. */

@@ -7,7 +7,7 @@ import type { AtprotoIdentity } from '../identity/did-document.js';
 import { standardHandleResolver, xrpcHandleResolver, verifyHandle, type HandleResolver, type HandleStatus } from '../identity/handle.js';
 import { resolveDid } from '../identity/resolve-did.js';
 import { TtlCache } from '../identity/ttl-cache.js';
-import { refuseClaimedSigner } from '../policy/claims.js';
+import { claimDecision } from '../policy/claims.js';
 import { evaluateTrust, matchingPolicies, pinnedKeys, type TrustDecision } from '../policy/evaluate.js';
 import { mapToOrigin, type RegistryMapping } from '../policy/registries.js';
 import type { TrustPolicy } from '../policy/trust-policy.js';
@@ -228,8 +228,11 @@ export class Verifier {
     const policy = this.deps.policy;
     const did = ev.record!.did;
     if (!policy) return `claimed signer ${did}: no trust policy, not judged`;
-    const refusal = refuseClaimedSigner(policy, request.reference ?? '', did);
-    if (refusal) throw refusal;
+    const refusal = claimDecision(policy, request.reference ?? '', did);
+    if (refusal) {
+      ev.trust = refusal;
+      throw refusal.failures[0]!;
+    }
     return `claimed signer ${did} may be trusted for this image (not verified yet)`;
   }
 
