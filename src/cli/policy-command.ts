@@ -1,5 +1,6 @@
 import { VerificationError } from '../errors.js';
 import { locateDid } from '../identity/did.js';
+import { signerRequirement } from '../policy/claims.js';
 import { evaluateTrust } from '../policy/evaluate.js';
 import { canonicalPinnedKey } from '../policy/pinned-keys.js';
 import { nameOf } from '../policy/registries.js';
@@ -37,7 +38,8 @@ export function describePolicy(policy: TrustPolicy, now: Date): string {
   for (const [scope, rules] of byScope) {
     lines.push(`  scope       ${scope}`);
     for (const rule of rules) {
-      lines.push(`    policy "${rule.name}" (${rule.action === 'audit' ? 'audit: failures are reported, never refused' : 'enforce'}) trusts:`);
+      const signers = rule.require.signers > 1 ? `, needs ${rule.require.signers} distinct signers of these` : '';
+      lines.push(`    policy "${rule.name}" (${rule.action === 'audit' ? 'audit: failures are reported, never refused' : 'enforce'}${signers}) trusts:`);
       for (const did of rule.trustedDIDs) lines.push(`      ${describeTrustedDid(policy.trustedDIDs.get(did)!, now)}`);
     }
   }
@@ -75,8 +77,9 @@ function describeTrustedDid(trusted: TrustedDid, now: Date): string {
   const from = trusted.validFrom ? `signed from ${iso(trusted.validFrom)}` : 'signed at any time';
   const until = trusted.expiresAt ? ` until ${iso(trusted.expiresAt)}` : ', no expiry';
   const keys = trusted.keys ? `, ${trusted.keys.length} pinned ${plural(trusted.keys.length, 'key', 'keys')}` : '';
+  const offline = trusted.offline === 'allowed' ? ', offline allowed (only when the verifier runs offline: revocation not checked)' : '';
   const state = windowState(trusted, now);
-  return `${trusted.did}${name}: ${from}${until}${keys}${state ? `  [${state}]` : ''}`;
+  return `${trusted.did}${name}: ${from}${until}${keys}${offline}${state ? `  [${state}]` : ''}`;
 }
 
 function windowState(trusted: TrustedDid, now: Date): string | undefined {
@@ -192,7 +195,16 @@ export function explainTrust(
     const which = pinned.length === 1 ? 'the key' : `one of the ${pinned.length} keys`;
     lines.push(`  keys        and the commit must be signed with ${which} pinned for ${did} (verify checks it)`);
   }
-  lines.push(`  decision    ${decisionSentence(decision)}`);
+  // require.signers: this signature is one of k; say who else would count (issue 17).
+  const requirement = signerRequirement(policy, image);
+  if (requirement.required > 1 || requirement.auditRequired > 1) {
+    const k = Math.max(requirement.required, requirement.auditRequired);
+    const counting = (requirement.eligible ?? []).filter((d) => !windowState(policy.trustedDIDs.get(d)!, now)?.startsWith('EXPIRED'));
+    const names = counting.map((d) => (d === did ? `${d} (this signer)` : d));
+    lines.push(`  signers     needs ${k} distinct trusted signers${requirement.required < k ? ' (audit)' : ''}; each of these would count once: ${names.join(', ') || 'none'}`);
+    if (counting.length < k) lines.push(`              only ${counting.length} could count now: no image can pass`);
+  }
+  lines.push(`  decision    ${decisionSentence(decision)}${decision.allowed && requirement.required > 1 ? `, for this signer (the image needs ${requirement.required} distinct ones)` : ''}`);
   const first = decision.failures[0];
   if (!decision.allowed && first) lines.push(`  remedy      ${first.remediation}`);
   return { text: `${lines.join('\n')}\n`, allowed: decision.allowed };

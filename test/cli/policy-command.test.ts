@@ -184,3 +184,42 @@ describe('policy explain FILE IMAGE DID', () => {
     expect(refused.text).toContain('[KEY_NOT_PINNED]');
   });
 });
+
+describe('require.signers and offline: allowed in check and explain (issues 14, 17)', () => {
+  const twoPerson = () =>
+    parseTrustPolicy(
+      `version: "1.0"
+trustedDIDs:
+  ${ALICE}: {name: "Alice", keys: ["zQ3shr2KBQBtqboggAFc2tHtGYMS44Mb2wDj2MSXNKSsAD2yP"], offline: allowed}
+  ${BOB}: {name: "Bob", expiresAt: "2025-01-01T00:00:00Z"}
+  ${CI}: {name: "CI"}
+policies:
+  - {name: release, scope: "registry.example/prod/**", require: {signature: true, signers: 2}, trustedDIDs: [${ALICE}, ${BOB}, ${CI}]}
+`,
+      'two-person.yaml',
+    );
+
+  it('check shows how many signers each policy needs and which DIDs allow offline proofs', () => {
+    const text = describePolicy(twoPerson(), NOW);
+    expect(text).toContain('policy "release" (enforce, needs 2 distinct signers of these) trusts:');
+    expect(text).toMatch(/Alice".*offline allowed \(only when the verifier runs offline: revocation not checked\)/);
+  });
+
+  it('explain says who would count, leaving out a DID whose trust has ended', () => {
+    const { text } = explainTrust(twoPerson(), 'registry.example/prod/api:1', ALICE, NOW, NOW);
+    expect(text).toContain(`signers     needs 2 distinct trusted signers; each of these would count once: ${ALICE} (this signer), ${CI}`);
+    expect(text).not.toContain(`${BOB} (`);
+    expect(text).toContain('for this signer (the image needs 2 distinct ones)');
+  });
+
+  it('refuses at load a policy that needs more signers than it trusts, and offline: allowed without keys', () => {
+    expect(() =>
+      parseTrustPolicy(`version: "1.0"\ntrustedDIDs:\n  ${ALICE}: {}\npolicies:\n  - {name: p, scope: "**", require: {signers: 2}, trustedDIDs: [${ALICE}]}\n`, 'p.yaml'),
+    ).toThrow(/p\.yaml:5:\d+: \/policies\/0\/require\/signers: policy "p" requires 2 distinct signers but trusts only 1/);
+    expect(() => parseTrustPolicy(`version: "1.0"\ntrustedDIDs:\n  ${ALICE}: {offline: allowed}\npolicies: []\n`, 'o.yaml')).toThrow(/offline: allowed needs keys/);
+    expect(() => parseTrustPolicy(`version: "1.0"\ntrustedDIDs:\n  ${ALICE}: {offline: yes}\npolicies: []\n`, 'o.yaml')).toThrow(/must be allowed/);
+    expect(() =>
+      parseTrustPolicy(`version: "1.0"\ntrustedDIDs:\n  ${ALICE}: {}\npolicies:\n  - {name: p, scope: "**", require: {signers: 0}, trustedDIDs: [${ALICE}]}\n`, 'p.yaml'),
+    ).toThrow(/signers: must be a whole number from 1 to 64/);
+  });
+});
