@@ -4,11 +4,11 @@ import runtime1 from 'ajv/dist/runtime/equal.js';
 
 export const validate = validate10;
 export default validate10;
-const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://atproto-verifier.dev/schemas/trust-policy.schema.json","title":"atproto-verifier trust policy","$comment":"Closed everywhere (additionalProperties false): a typo in a security policy must fail loudly, never be ignored. Leaf schemas carry a description phrased to follow 'must be', which the loader uses as the error message. Checks JSON Schema cannot express (unique policy names, DIDs declared, validFrom < expiresAt, calendar-valid dates, scope shape, registries hosts canonical and mirror fields consistent) are done in src/policy/trust-policy.ts.","type":"object","additionalProperties":false,"required":["version","trustedDIDs","policies"],"properties":{"version":{"description":"\"1.0\" (the only policy format version)","enum":["1.0","1",1]},"defaultAction":{"description":"deny, allow or audit (what happens to an image no policy scope covers)","enum":["deny","allow","audit"]},"trustedDIDs":{"$comment":"Every identity any policy trusts, keyed by DID.","type":"object","maxProperties":10000,"propertyNames":{"$ref":"#/definitions/did"},"additionalProperties":{"$ref":"#/definitions/trustedDid"}},"policies":{"type":"array","maxItems":1000,"items":{"$ref":"#/definitions/policy"}},"registries":{"$comment":"How registry hosts are read: mirrors of an origin (name mapping, where signature referrers are read), ATCR path layout, network exceptions. In file order; the first entry whose host matches applies.","type":"array","maxItems":1000,"items":{"$ref":"#/definitions/registry"}}},"definitions":{"did":{"description":"a did:plc DID (did:plc: then 24 characters a-z, 2-7) or a did:web DID naming a lowercase host (did:web:example.com, port as %3A)","type":"string","maxLength":253,"pattern":"^(did:plc:[a-z2-7]{24}|did:web:[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(%3[Aa][0-9]{1,5})?)$"},"dateTimeOrNull":{"description":"an RFC 3339 date-time with a time zone, such as 2024-01-01T00:00:00Z, or null","type":["string","null"],"maxLength":64,"pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"},"multikey":{"description":"a multibase Multikey string: z then base58btc, as publicKeyMultibase in the DID document (zQ3sh... for K-256, zDn... for P-256)","type":"string","minLength":40,"maxLength":256,"pattern":"^z[1-9A-HJ-NP-Za-km-z]+$"},"trustedDid":{"$comment":"One trusted identity and the window in which its signatures are trusted.","type":"object","additionalProperties":false,"properties":{"name":{"description":"a non-empty display name of at most 256 characters","type":"string","minLength":1,"maxLength":256},"validFrom":{"$ref":"#/definitions/dateTimeOrNull"},"expiresAt":{"$ref":"#/definitions/dateTimeOrNull"},"keys":{"$comment":"Pinned atproto signing keys: the commit must verify with one of them.","type":"array","minItems":1,"maxItems":64,"uniqueItems":true,"items":{"$ref":"#/definitions/multikey"}}}},"registryHostGlob":{"description":"a registry host, with :port when not the default, such as mirror.corp or registry.corp:5000; * matches any run of characters (*.corp)","type":"string","minLength":1,"maxLength":261,"pattern":"^[A-Za-z0-9*.-]+(:[0-9*]{1,5})?$|^\\[[0-9A-Fa-f:.]+\\](:[0-9]{1,5})?$"},"registryHost":{"description":"a registry host, with :port when not the default, such as atcr.io or registry.corp:5000 (no globs)","type":"string","minLength":1,"maxLength":261,"pattern":"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\\[[0-9A-Fa-f:.]+\\](:[0-9]{1,5})?$"},"pathPrefix":{"description":"one or more lowercase repository path components, such as atcr-proxy or team/cache (a trailing / is allowed)","type":"string","minLength":1,"maxLength":255,"pattern":"^[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*/?$"},"registry":{"$comment":"One registry host (or host glob) and how its images are read. The fields of RegistryRule in src/policy/trust-policy.ts; the mapping is src/policy/registries.ts.","type":"object","additionalProperties":false,"required":["host"],"properties":{"host":{"$ref":"#/definitions/registryHostGlob"},"mirrorOf":{"$ref":"#/definitions/registryHost"},"stripPrefix":{"$ref":"#/definitions/pathPrefix"},"addPrefix":{"$ref":"#/definitions/pathPrefix"},"referrersFrom":{"description":"self (the registry the image is read from; the default) or origin (the mirrorOf registry, by the same digest)","enum":["self","origin"]},"atcr":{"description":"true or false (true: paths are <handle-or-did>/<repository> whoever signs, and the first segment must be the signer)","type":"boolean"},"allowPrivateNetwork":{"description":"true or false (the registry and its token realm may be on private or loopback addresses)","type":"boolean"},"allowHttp":{"description":"true or false (the registry may be spoken to over plain http)","type":"boolean"}}},"policy":{"$comment":"A rule for the images its scope covers.","type":"object","additionalProperties":false,"required":["name","scope","trustedDIDs"],"properties":{"name":{"description":"a non-empty policy name of at most 128 characters","type":"string","minLength":1,"maxLength":128},"scope":{"description":"a non-empty lowercase image name glob without tag or digest, such as atcr.io/*/prod-* (* stays within one path segment, a whole ** segment is zero or more segments)","type":"string","minLength":1,"maxLength":512,"pattern":"^[a-z0-9._:/*\\[\\]-]+$"},"require":{"type":"object","additionalProperties":false,"properties":{"signature":{"description":"true (every policy requires an ATProto signature; false cannot be honoured)","const":true}}},"trustedDIDs":{"type":"array","minItems":1,"maxItems":10000,"uniqueItems":true,"items":{"$ref":"#/definitions/did"}},"action":{"description":"enforce or audit","enum":["enforce","audit"]}}}}};
+const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://atproto-verifier.dev/schemas/trust-policy.schema.json","title":"atproto-verifier trust policy","$comment":"Closed everywhere (additionalProperties false): a typo in a security policy must fail loudly, never be ignored. Leaf schemas carry a description phrased to follow 'must be', which the loader uses as the error message. Checks JSON Schema cannot express (unique policy names, DIDs declared, validFrom < expiresAt, calendar-valid dates, scope shape, registries hosts canonical and mirror fields consistent) are done in src/policy/trust-policy.ts.","type":"object","additionalProperties":false,"required":["version","trustedDIDs","policies"],"properties":{"version":{"description":"\"1.0\" (the only policy format version)","enum":["1.0","1",1]},"defaultAction":{"description":"deny, allow or audit (what happens to an image no policy scope covers)","enum":["deny","allow","audit"]},"trustedDIDs":{"$comment":"Every identity any policy trusts, keyed by DID.","type":"object","maxProperties":10000,"propertyNames":{"$ref":"#/definitions/did"},"additionalProperties":{"$ref":"#/definitions/trustedDid"}},"policies":{"type":"array","maxItems":1000,"items":{"$ref":"#/definitions/policy"}},"registries":{"$comment":"How registry hosts are read: mirrors of an origin (name mapping, where signature referrers are read), ATCR path layout, network exceptions. In file order; the first entry whose host matches applies.","type":"array","maxItems":1000,"items":{"$ref":"#/definitions/registry"}}},"definitions":{"did":{"description":"a did:plc DID (did:plc: then 24 characters a-z, 2-7) or a did:web DID naming a lowercase host (did:web:example.com, port as %3A)","type":"string","maxLength":253,"pattern":"^(did:plc:[a-z2-7]{24}|did:web:[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(%3[Aa][0-9]{1,5})?)$"},"dateTimeOrNull":{"description":"an RFC 3339 date-time with a time zone, such as 2024-01-01T00:00:00Z, or null","type":["string","null"],"maxLength":64,"pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"},"multikey":{"description":"a multibase Multikey string: z then base58btc, as publicKeyMultibase in the DID document (zQ3sh... for K-256, zDn... for P-256)","type":"string","minLength":40,"maxLength":256,"pattern":"^z[1-9A-HJ-NP-Za-km-z]+$"},"trustedDid":{"$comment":"One trusted identity and the window in which its signatures are trusted.","type":"object","additionalProperties":false,"properties":{"name":{"description":"a non-empty display name of at most 256 characters","type":"string","minLength":1,"maxLength":256},"validFrom":{"$ref":"#/definitions/dateTimeOrNull"},"expiresAt":{"$ref":"#/definitions/dateTimeOrNull"},"keys":{"$comment":"Pinned atproto signing keys: the commit must verify with one of them.","type":"array","minItems":1,"maxItems":64,"uniqueItems":true,"items":{"$ref":"#/definitions/multikey"}},"offline":{"description":"allowed (accept an embedded proof checked with the pinned keys when the operator runs offline; revocation is then not checked)","const":"allowed"}}},"registryHostGlob":{"description":"a registry host, with :port when not the default, such as mirror.corp or registry.corp:5000; * matches any run of characters (*.corp)","type":"string","minLength":1,"maxLength":261,"pattern":"^[A-Za-z0-9*.-]+(:[0-9*]{1,5})?$|^\\[[0-9A-Fa-f:.]+\\](:[0-9]{1,5})?$"},"registryHost":{"description":"a registry host, with :port when not the default, such as atcr.io or registry.corp:5000 (no globs)","type":"string","minLength":1,"maxLength":261,"pattern":"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\\[[0-9A-Fa-f:.]+\\](:[0-9]{1,5})?$"},"pathPrefix":{"description":"one or more lowercase repository path components, such as atcr-proxy or team/cache (a trailing / is allowed)","type":"string","minLength":1,"maxLength":255,"pattern":"^[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*/?$"},"registry":{"$comment":"One registry host (or host glob) and how its images are read. The fields of RegistryRule in src/policy/trust-policy.ts; the mapping is src/policy/registries.ts.","type":"object","additionalProperties":false,"required":["host"],"properties":{"host":{"$ref":"#/definitions/registryHostGlob"},"mirrorOf":{"$ref":"#/definitions/registryHost"},"stripPrefix":{"$ref":"#/definitions/pathPrefix"},"addPrefix":{"$ref":"#/definitions/pathPrefix"},"referrersFrom":{"description":"self (the registry the image is read from; the default) or origin (the mirrorOf registry, by the same digest)","enum":["self","origin"]},"atcr":{"description":"true or false (true: paths are <handle-or-did>/<repository> whoever signs, and the first segment must be the signer)","type":"boolean"},"allowPrivateNetwork":{"description":"true or false (the registry and its token realm may be on private or loopback addresses)","type":"boolean"},"allowHttp":{"description":"true or false (the registry may be spoken to over plain http)","type":"boolean"}}},"policy":{"$comment":"A rule for the images its scope covers.","type":"object","additionalProperties":false,"required":["name","scope","trustedDIDs"],"properties":{"name":{"description":"a non-empty policy name of at most 128 characters","type":"string","minLength":1,"maxLength":128},"scope":{"description":"a non-empty lowercase image name glob without tag or digest, such as atcr.io/*/prod-* (* stays within one path segment, a whole ** segment is zero or more segments)","type":"string","minLength":1,"maxLength":512,"pattern":"^[a-z0-9._:/*\\[\\]-]+$"},"require":{"type":"object","additionalProperties":false,"properties":{"signature":{"description":"true (every policy requires an ATProto signature; false cannot be honoured)","const":true},"signers":{"description":"a whole number from 1 to 64: how many distinct trusted DIDs must have signed the image","type":"integer","minimum":1,"maximum":64}}},"trustedDIDs":{"type":"array","minItems":1,"maxItems":10000,"uniqueItems":true,"items":{"$ref":"#/definitions/did"}},"action":{"description":"enforce or audit","enum":["enforce","audit"]}}}}};
 const schema12 = {"description":"a did:plc DID (did:plc: then 24 characters a-z, 2-7) or a did:web DID naming a lowercase host (did:web:example.com, port as %3A)","type":"string","maxLength":253,"pattern":"^(did:plc:[a-z2-7]{24}|did:web:[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(%3[Aa][0-9]{1,5})?)$"};
 const func2 = (runtime0.default ?? runtime0);
 const pattern0 = new RegExp("^(did:plc:[a-z2-7]{24}|did:web:[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(%3[Aa][0-9]{1,5})?)$", "u");
-const schema13 = {"$comment":"One trusted identity and the window in which its signatures are trusted.","type":"object","additionalProperties":false,"properties":{"name":{"description":"a non-empty display name of at most 256 characters","type":"string","minLength":1,"maxLength":256},"validFrom":{"$ref":"#/definitions/dateTimeOrNull"},"expiresAt":{"$ref":"#/definitions/dateTimeOrNull"},"keys":{"$comment":"Pinned atproto signing keys: the commit must verify with one of them.","type":"array","minItems":1,"maxItems":64,"uniqueItems":true,"items":{"$ref":"#/definitions/multikey"}}}};
+const schema13 = {"$comment":"One trusted identity and the window in which its signatures are trusted.","type":"object","additionalProperties":false,"properties":{"name":{"description":"a non-empty display name of at most 256 characters","type":"string","minLength":1,"maxLength":256},"validFrom":{"$ref":"#/definitions/dateTimeOrNull"},"expiresAt":{"$ref":"#/definitions/dateTimeOrNull"},"keys":{"$comment":"Pinned atproto signing keys: the commit must verify with one of them.","type":"array","minItems":1,"maxItems":64,"uniqueItems":true,"items":{"$ref":"#/definitions/multikey"}},"offline":{"description":"allowed (accept an embedded proof checked with the pinned keys when the operator runs offline; revocation is then not checked)","const":"allowed"}}};
 const schema14 = {"description":"an RFC 3339 date-time with a time zone, such as 2024-01-01T00:00:00Z, or null","type":["string","null"],"maxLength":64,"pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"};
 const schema16 = {"description":"a multibase Multikey string: z then base58btc, as publicKeyMultibase in the DID document (zQ3sh... for K-256, zDn... for P-256)","type":"string","minLength":40,"maxLength":256,"pattern":"^z[1-9A-HJ-NP-Za-km-z]+$"};
 const func0 = (runtime1.default ?? runtime1);
@@ -20,7 +20,7 @@ let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!((((key0 === "name") || (key0 === "validFrom")) || (key0 === "expiresAt")) || (key0 === "keys"))){
+if(!(((((key0 === "name") || (key0 === "validFrom")) || (key0 === "expiresAt")) || (key0 === "keys")) || (key0 === "offline"))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema13,data};
 if(vErrors === null){
 vErrors = [err0];
@@ -237,9 +237,10 @@ vErrors.push(err17);
 errors++;
 }
 }
-}
-else {
-const err18 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema13.type,parentSchema:schema13,data};
+if(data.offline !== undefined){
+let data5 = data.offline;
+if("allowed" !== data5){
+const err18 = {instancePath:instancePath+"/offline",schemaPath:"#/properties/offline/const",keyword:"const",params:{allowedValue: "allowed"},message:"must be equal to constant",schema:"allowed",parentSchema:schema13.properties.offline,data:data5};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -248,11 +249,23 @@ vErrors.push(err18);
 }
 errors++;
 }
+}
+}
+else {
+const err19 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema13.type,parentSchema:schema13,data};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
 validate11.errors = vErrors;
 return errors === 0;
 }
 
-const schema17 = {"$comment":"A rule for the images its scope covers.","type":"object","additionalProperties":false,"required":["name","scope","trustedDIDs"],"properties":{"name":{"description":"a non-empty policy name of at most 128 characters","type":"string","minLength":1,"maxLength":128},"scope":{"description":"a non-empty lowercase image name glob without tag or digest, such as atcr.io/*/prod-* (* stays within one path segment, a whole ** segment is zero or more segments)","type":"string","minLength":1,"maxLength":512,"pattern":"^[a-z0-9._:/*\\[\\]-]+$"},"require":{"type":"object","additionalProperties":false,"properties":{"signature":{"description":"true (every policy requires an ATProto signature; false cannot be honoured)","const":true}}},"trustedDIDs":{"type":"array","minItems":1,"maxItems":10000,"uniqueItems":true,"items":{"$ref":"#/definitions/did"}},"action":{"description":"enforce or audit","enum":["enforce","audit"]}}};
+const schema17 = {"$comment":"A rule for the images its scope covers.","type":"object","additionalProperties":false,"required":["name","scope","trustedDIDs"],"properties":{"name":{"description":"a non-empty policy name of at most 128 characters","type":"string","minLength":1,"maxLength":128},"scope":{"description":"a non-empty lowercase image name glob without tag or digest, such as atcr.io/*/prod-* (* stays within one path segment, a whole ** segment is zero or more segments)","type":"string","minLength":1,"maxLength":512,"pattern":"^[a-z0-9._:/*\\[\\]-]+$"},"require":{"type":"object","additionalProperties":false,"properties":{"signature":{"description":"true (every policy requires an ATProto signature; false cannot be honoured)","const":true},"signers":{"description":"a whole number from 1 to 64: how many distinct trusted DIDs must have signed the image","type":"integer","minimum":1,"maximum":64}}},"trustedDIDs":{"type":"array","minItems":1,"maxItems":10000,"uniqueItems":true,"items":{"$ref":"#/definitions/did"}},"action":{"description":"enforce or audit","enum":["enforce","audit"]}}};
 const pattern4 = new RegExp("^[a-z0-9._:/*\\[\\]-]+$", "u");
 
 function validate13(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
@@ -385,7 +398,7 @@ if(data.require !== undefined){
 let data2 = data.require;
 if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 for(const key1 in data2){
-if(!(key1 === "signature")){
+if(!((key1 === "signature") || (key1 === "signers"))){
 const err11 = {instancePath:instancePath+"/require",schemaPath:"#/properties/require/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema17.properties.require,data:data2};
 if(vErrors === null){
 vErrors = [err11];
@@ -409,9 +422,10 @@ vErrors.push(err12);
 errors++;
 }
 }
-}
-else {
-const err13 = {instancePath:instancePath+"/require",schemaPath:"#/properties/require/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema17.properties.require.type,parentSchema:schema17.properties.require,data:data2};
+if(data2.signers !== undefined){
+let data4 = data2.signers;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err13 = {instancePath:instancePath+"/require/signers",schemaPath:"#/properties/require/properties/signers/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema17.properties.require.properties.signers.type,parentSchema:schema17.properties.require.properties.signers,data:data4};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -420,12 +434,9 @@ vErrors.push(err13);
 }
 errors++;
 }
-}
-if(data.trustedDIDs !== undefined){
-let data4 = data.trustedDIDs;
-if(Array.isArray(data4)){
-if(data4.length > 10000){
-const err14 = {instancePath:instancePath+"/trustedDIDs",schemaPath:"#/properties/trustedDIDs/maxItems",keyword:"maxItems",params:{limit: 10000},message:"must NOT have more than 10000 items",schema:10000,parentSchema:schema17.properties.trustedDIDs,data:data4};
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 64 || isNaN(data4)){
+const err14 = {instancePath:instancePath+"/require/signers",schemaPath:"#/properties/require/properties/signers/maximum",keyword:"maximum",params:{comparison: "<=", limit: 64},message:"must be <= 64",schema:64,parentSchema:schema17.properties.require.properties.signers,data:data4};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -434,8 +445,8 @@ vErrors.push(err14);
 }
 errors++;
 }
-if(data4.length < 1){
-const err15 = {instancePath:instancePath+"/trustedDIDs",schemaPath:"#/properties/trustedDIDs/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema17.properties.trustedDIDs,data:data4};
+if(data4 < 1 || isNaN(data4)){
+const err15 = {instancePath:instancePath+"/require/signers",schemaPath:"#/properties/require/properties/signers/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema17.properties.require.properties.signers,data:data4};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -444,12 +455,11 @@ vErrors.push(err15);
 }
 errors++;
 }
-const len0 = data4.length;
-for(let i0=0; i0<len0; i0++){
-let data5 = data4[i0];
-if(typeof data5 === "string"){
-if(func2(data5) > 253){
-const err16 = {instancePath:instancePath+"/trustedDIDs/" + i0,schemaPath:"#/definitions/did/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters",schema:253,parentSchema:schema12,data:data5};
+}
+}
+}
+else {
+const err16 = {instancePath:instancePath+"/require",schemaPath:"#/properties/require/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema17.properties.require.type,parentSchema:schema17.properties.require,data:data2};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -458,8 +468,12 @@ vErrors.push(err16);
 }
 errors++;
 }
-if(!pattern0.test(data5)){
-const err17 = {instancePath:instancePath+"/trustedDIDs/" + i0,schemaPath:"#/definitions/did/pattern",keyword:"pattern",params:{pattern: "^(did:plc:[a-z2-7]{24}|did:web:[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(%3[Aa][0-9]{1,5})?)$"},message:"must match pattern \""+"^(did:plc:[a-z2-7]{24}|did:web:[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(%3[Aa][0-9]{1,5})?)$"+"\"",schema:"^(did:plc:[a-z2-7]{24}|did:web:[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(%3[Aa][0-9]{1,5})?)$",parentSchema:schema12,data:data5};
+}
+if(data.trustedDIDs !== undefined){
+let data5 = data.trustedDIDs;
+if(Array.isArray(data5)){
+if(data5.length > 10000){
+const err17 = {instancePath:instancePath+"/trustedDIDs",schemaPath:"#/properties/trustedDIDs/maxItems",keyword:"maxItems",params:{limit: 10000},message:"must NOT have more than 10000 items",schema:10000,parentSchema:schema17.properties.trustedDIDs,data:data5};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -468,9 +482,8 @@ vErrors.push(err17);
 }
 errors++;
 }
-}
-else {
-const err18 = {instancePath:instancePath+"/trustedDIDs/" + i0,schemaPath:"#/definitions/did/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema12.type,parentSchema:schema12,data:data5};
+if(data5.length < 1){
+const err18 = {instancePath:instancePath+"/trustedDIDs",schemaPath:"#/properties/trustedDIDs/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema17.properties.trustedDIDs,data:data5};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -479,15 +492,12 @@ vErrors.push(err18);
 }
 errors++;
 }
-}
-let i1 = data4.length;
-let j0;
-if(i1 > 1){
-outer0:
-for(;i1--;){
-for(j0 = i1; j0--;){
-if(func0(data4[i1], data4[j0])){
-const err19 = {instancePath:instancePath+"/trustedDIDs",schemaPath:"#/properties/trustedDIDs/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)",schema:true,parentSchema:schema17.properties.trustedDIDs,data:data4};
+const len0 = data5.length;
+for(let i0=0; i0<len0; i0++){
+let data6 = data5[i0];
+if(typeof data6 === "string"){
+if(func2(data6) > 253){
+const err19 = {instancePath:instancePath+"/trustedDIDs/" + i0,schemaPath:"#/definitions/did/maxLength",keyword:"maxLength",params:{limit: 253},message:"must NOT have more than 253 characters",schema:253,parentSchema:schema12,data:data6};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -495,14 +505,9 @@ else {
 vErrors.push(err19);
 }
 errors++;
-break outer0;
 }
-}
-}
-}
-}
-else {
-const err20 = {instancePath:instancePath+"/trustedDIDs",schemaPath:"#/properties/trustedDIDs/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema17.properties.trustedDIDs.type,parentSchema:schema17.properties.trustedDIDs,data:data4};
+if(!pattern0.test(data6)){
+const err20 = {instancePath:instancePath+"/trustedDIDs/" + i0,schemaPath:"#/definitions/did/pattern",keyword:"pattern",params:{pattern: "^(did:plc:[a-z2-7]{24}|did:web:[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(%3[Aa][0-9]{1,5})?)$"},message:"must match pattern \""+"^(did:plc:[a-z2-7]{24}|did:web:[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(%3[Aa][0-9]{1,5})?)$"+"\"",schema:"^(did:plc:[a-z2-7]{24}|did:web:[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(%3[Aa][0-9]{1,5})?)$",parentSchema:schema12,data:data6};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -512,10 +517,8 @@ vErrors.push(err20);
 errors++;
 }
 }
-if(data.action !== undefined){
-let data6 = data.action;
-if(!((data6 === "enforce") || (data6 === "audit"))){
-const err21 = {instancePath:instancePath+"/action",schemaPath:"#/properties/action/enum",keyword:"enum",params:{allowedValues: schema17.properties.action.enum},message:"must be equal to one of the allowed values",schema:schema17.properties.action.enum,parentSchema:schema17.properties.action,data:data6};
+else {
+const err21 = {instancePath:instancePath+"/trustedDIDs/" + i0,schemaPath:"#/definitions/did/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema12.type,parentSchema:schema12,data:data6};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -525,14 +528,59 @@ vErrors.push(err21);
 errors++;
 }
 }
-}
-else {
-const err22 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema17.type,parentSchema:schema17,data};
+let i1 = data5.length;
+let j0;
+if(i1 > 1){
+outer0:
+for(;i1--;){
+for(j0 = i1; j0--;){
+if(func0(data5[i1], data5[j0])){
+const err22 = {instancePath:instancePath+"/trustedDIDs",schemaPath:"#/properties/trustedDIDs/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)",schema:true,parentSchema:schema17.properties.trustedDIDs,data:data5};
 if(vErrors === null){
 vErrors = [err22];
 }
 else {
 vErrors.push(err22);
+}
+errors++;
+break outer0;
+}
+}
+}
+}
+}
+else {
+const err23 = {instancePath:instancePath+"/trustedDIDs",schemaPath:"#/properties/trustedDIDs/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema17.properties.trustedDIDs.type,parentSchema:schema17.properties.trustedDIDs,data:data5};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+if(data.action !== undefined){
+let data7 = data.action;
+if(!((data7 === "enforce") || (data7 === "audit"))){
+const err24 = {instancePath:instancePath+"/action",schemaPath:"#/properties/action/enum",keyword:"enum",params:{allowedValues: schema17.properties.action.enum},message:"must be equal to one of the allowed values",schema:schema17.properties.action.enum,parentSchema:schema17.properties.action,data:data7};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+}
+else {
+const err25 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema17.type,parentSchema:schema17,data};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
 }
 errors++;
 }

@@ -158,3 +158,28 @@ describe('a policy with registries', () => {
     }
   });
 });
+
+describe('a cached policy keeps require.signers and offline: allowed (issues 14, 17)', () => {
+  it('decides exactly as a fresh parse after a read through the cache', async () => {
+    const text = `version: "1.0"
+trustedDIDs:
+  did:plc:aaaaaaaaaaaaaaaaaaaaaaaa: {name: "Alice", keys: ["zQ3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYBme"], offline: allowed}
+  did:plc:bbbbbbbbbbbbbbbbbbbbbbbb: {name: "Bob"}
+policies:
+  - {name: release, scope: "**", require: {signature: true, signers: 2}, trustedDIDs: [did:plc:aaaaaaaaaaaaaaaaaaaaaaaa, did:plc:bbbbbbbbbbbbbbbbbbbbbbbb]}
+`;
+    const path = join(dir, 'two-person.yaml');
+    const cache = join(dir, 'signers-cache');
+    writeFileSync(path, text);
+    const first = await loadTrustPolicyCached(path, cache);
+    const cached = await loadTrustPolicyCached(path, cache); // the second read is served from the cache
+    const fresh = parseTrustPolicy(text, path);
+    for (const policy of [first, cached]) {
+      expect(policy.policies[0]!.require).toEqual({ signature: true, signers: 2 });
+      expect(policy.trustedDIDs.get('did:plc:aaaaaaaaaaaaaaaaaaaaaaaa')!.offline).toBe('allowed');
+      expect(policy.trustedDIDs.get('did:plc:bbbbbbbbbbbbbbbbbbbbbbbb')!.offline).toBeUndefined();
+      expect(policy.policies).toEqual(fresh.policies);
+      expect([...policy.trustedDIDs]).toEqual([...fresh.trustedDIDs]);
+    }
+  });
+});
