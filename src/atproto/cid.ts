@@ -4,6 +4,7 @@ import { CID } from 'multiformats/cid';
 import * as Digest from 'multiformats/hashes/digest';
 import { VerificationError, type ErrorCode } from '../errors.js';
 
+
 /** Multicodec codes of the "blessed" atproto CID format (data-model spec, "Link and CID Formats"). */
 export const DAG_CBOR_CODEC = 0x71;
 export const RAW_CODEC = 0x55;

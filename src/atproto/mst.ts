@@ -5,6 +5,7 @@ import type { BlockStore } from './car.js';
 import { decodeCanonicalCbor, isCborMap } from './cbor.js';
 import { asBlessedCid } from './cid.js';
 
+
 /** Upstream caps repo paths at 1024 characters. */
 const MAX_KEY_BYTES = 1024;
 /** Fanout is 4, so a node holding hundreds of entries is statistically impossible unless mined (repository spec, "Security Considerations"). */
@@ -122,8 +123,8 @@ export function findInMst(blocks: BlockStore, root: CID, key: string): CID | nul
         `MST node ${cid} on the path to ${key} is missing from the proof (depth ${depth}): neither inclusion nor absence is proven`,
       );
     }
-    const node = parseMstNode(bytes, cid);
-    const layer = nodeLayer(node, cid, parentLayer);
+    const { node, entriesLayer } = checkedNode(bytes, cid);
+    const layer = nodeLayer(entriesLayer, cid, parentLayer);
     const subtreeLinks = node.left !== null || node.entries.some((e) => e.tree !== null);
     if (node.entries.length === 0 && parentLayer === null && node.left !== null) {
       fail(cid, 'the root is an empty node pointing at a subtree (empty nodes must be pruned from the top)');
@@ -156,18 +157,40 @@ export function findInMst(blocks: BlockStore, root: CID, key: string): CID | nul
 }
 
 /** A node's layer: that of its keys, all equal; an empty intermediate node sits one below its parent. */
-function nodeLayer(node: MstNode, cid: CID, parentLayer: number | null): number {
-  const first = node.entries[0];
-  let layer: number;
-  if (first) {
-    layer = mstKeyLayer(first.key);
-    for (const entry of node.entries) {
-      const own = mstKeyLayer(entry.key);
-      if (own !== layer) fail(cid, `key ${showKey(entry.key)} is on layer ${own} but shares a node with keys on layer ${layer}`);
-    }
-  } else {
-    layer = parentLayer === null ? 0 : parentLayer - 1;
+/** A parsed node and the one layer all its entries' keys share (undefined for an empty node). */
+interface CheckedNode {
+  node: MstNode;
+  entriesLayer: number | undefined;
+}
+
+/**
+ * Parsed nodes by CID. The blocks come from a CAR whose every block was checked against its CID,
+ * so a CID names exactly one node: the upper nodes of a publisher's repository, shared by the
+ * proofs of all its images, are parsed and hashed once rather than per verification (issue 12).
+ * Only nodes that parsed and checked are kept; the walk's contextual checks run every time.
+ */
+const checkedNodes = new Map<string, CheckedNode>();
+const MAX_CHECKED_NODES = 4096;
+
+function checkedNode(bytes: Uint8Array, cid: CID): CheckedNode {
+  const id = cid.toString();
+  const cached = checkedNodes.get(id);
+  if (cached) return cached;
+  const node = parseMstNode(bytes, cid);
+  let entriesLayer: number | undefined;
+  for (const entry of node.entries) {
+    const own = mstKeyLayer(entry.key);
+    entriesLayer ??= own;
+    if (own !== entriesLayer) fail(cid, `key ${showKey(entry.key)} is on layer ${own} but shares a node with keys on layer ${entriesLayer}`);
   }
+  const checked = { node, entriesLayer };
+  if (checkedNodes.size >= MAX_CHECKED_NODES) checkedNodes.delete(checkedNodes.keys().next().value!);
+  checkedNodes.set(id, checked);
+  return checked;
+}
+
+function nodeLayer(entriesLayer: number | undefined, cid: CID, parentLayer: number | null): number {
+  const layer = entriesLayer ?? (parentLayer === null ? 0 : parentLayer - 1);
   if (parentLayer !== null && layer !== parentLayer - 1) {
     fail(cid, `node is on layer ${layer} but its parent is on layer ${parentLayer} (a subtree is exactly one layer down)`);
   }

@@ -1,0 +1,105 @@
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import { join } from 'node:path';
+import { freePort } from '../src/devnet/registry-server.js';
+import { makeTestCa } from '../test/harness/certs.js';
+import { startWorld } from './fixtures.js';
+import { EXECUTABLE } from './paths.js';
+
+/**
+ * Issue 12 item 3: provider CPU per key for a NEW image of a KNOWN publisher: the publisher's DID
+ * document and handle are cached (one image verified first), the result cache is cold (every key
+ * is an image never seen). The provider runs as deployed (`serve`, HTTPS, keep-alive client);
+ * keys are sent one at a time so the figure is one verification's CPU, TLS and HTTP included.
+ * CPU comes from /proc/<pid>/stat (10 ms ticks), so each round answers enough keys to make the
+ * tick small against the total. Run: node scripts/build.mjs && node bench/run-cpu-per-key.mjs
+ * (ATPROTO_VERIFIER_EXECUTABLE=... to measure another build).
+ */
+
+const ROUNDS = Number(process.env.CPU_ROUNDS ?? 5);
+const KEYS_PER_ROUND = Number(process.env.CPU_KEYS ?? 40);
+
+function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+function post(agent: https.Agent, url: string, key: string): Promise<{ isSuccess: boolean; message: string }> {
+  const body = JSON.stringify({ apiVersion: 'externaldata.gatekeeper.sh/v1beta1', kind: 'ProviderRequest', request: { keys: [key] } });
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')).response.items[0].value));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+async function main(): Promise<void> {
+  const world = await startWorld({ publishers: 1 });
+  const ca = makeTestCa('cpu bench');
+  const leaf = ca.issue({ cn: 'localhost', ips: ['127.0.0.1'] });
+  writeFileSync(join(world.dir, 'tls.crt'), leaf.cert);
+  writeFileSync(join(world.dir, 'tls.key'), leaf.key);
+  const images = await world.signImages(1 + ROUNDS * KEYS_PER_ROUND);
+  const port = await freePort();
+  const child = spawn(EXECUTABLE, ['serve'], {
+    env: {
+      ...(process.env as Record<string, string>),
+      HTTP_PORT: String(port),
+      HEALTH_PORT: 'off',
+      TLS_CERT_FILE: join(world.dir, 'tls.crt'),
+      TLS_KEY_FILE: join(world.dir, 'tls.key'),
+      TRUST_POLICY_PATH: world.policyPath,
+      PLC_DIRECTORY: world.net.plcUrl,
+      HANDLE_RESOLVER: world.net.pdsUrl,
+      ALLOW_PRIVATE_NETWORK: 'true',
+      REGISTRY_PLAIN_HTTP: 'true',
+      CACHE_ENABLED: 'true',
+      LOG_LEVEL: 'error',
+      REQUEST_BUDGET: '2900ms',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `https://127.0.0.1:${port}/provide`;
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: ca.cert });
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        await post(agent, url, images[0]!.reference); // the known publisher: DID document and handle now cached
+        break;
+      } catch {
+        if (i > 200) throw new Error('provider did not start');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    const perKey: number[] = [];
+    const perSecond: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const keys = images.slice(1 + round * KEYS_PER_ROUND, 1 + (round + 1) * KEYS_PER_ROUND);
+      const before = cpuMsOf(child.pid!);
+      const started = performance.now();
+      for (const image of keys) {
+        const value = await post(agent, url, image.reference);
+        if (!value.isSuccess) throw new Error(`not verified: ${value.message}`);
+      }
+      const seconds = (performance.now() - started) / 1000;
+      perKey.push((cpuMsOf(child.pid!) - before) / keys.length);
+      perSecond.push(keys.length / seconds);
+    }
+    console.log(JSON.stringify({ executable: EXECUTABLE, rounds: ROUNDS, keysPerRound: KEYS_PER_ROUND, cpuMsPerKey: perKey, medianCpuMsPerKey: median(perKey), medianKeysPerSecond: Math.round(median(perSecond)) }));
+  } finally {
+    agent.destroy();
+    child.kill('SIGTERM');
+    ca.dispose();
+    await world.close();
+  }
+}
+
+await main();

@@ -1,0 +1,19 @@
+// Bundles bench/cpu-per-key.ts (no TypeScript runtime needed) next to node_modules and runs it.
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outfile = join(root, 'node_modules/.cache/atproto-verifier-bench/cpu-per-key.mjs');
+await build({
+  entryPoints: [join(root, 'bench/cpu-per-key.ts')],
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  outfile,
+  packages: 'external',
+  logLevel: 'warning',
+});
+execFileSync(process.execPath, [outfile], { stdio: 'inherit', cwd: root, env: { ...process.env, BENCH_ROOT: root } });
