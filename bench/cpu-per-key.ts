@@ -19,10 +19,13 @@ import { EXECUTABLE } from './paths.js';
 
 const ROUNDS = Number(process.env.CPU_ROUNDS ?? 5);
 const KEYS_PER_ROUND = Number(process.env.CPU_KEYS ?? 40);
+/** CPU_EMBED=1: the payload also travels in the layer descriptor, as `sign` writes it (one registry request fewer). */
+const EMBED = process.env.CPU_EMBED === '1';
 
-function cpuMsOf(pid: number): number {
+/** User and system CPU (ms) of a process, from /proc (USER_HZ = 100). */
+function cpuMsOf(pid: number): { user: number; system: number } {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  return { user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 };
 }
 
 function post(agent: https.Agent, url: string, key: string): Promise<{ isSuccess: boolean; message: string }> {
@@ -47,7 +50,7 @@ async function main(): Promise<void> {
   const leaf = ca.issue({ cn: 'localhost', ips: ['127.0.0.1'] });
   writeFileSync(join(world.dir, 'tls.crt'), leaf.cert);
   writeFileSync(join(world.dir, 'tls.key'), leaf.key);
-  const images = await world.signImages(1 + ROUNDS * KEYS_PER_ROUND);
+  const images = await world.signImages(1 + ROUNDS * KEYS_PER_ROUND, { embedPayload: EMBED });
   const port = await freePort();
   const child = spawn(EXECUTABLE, ['serve'], {
     env: {
@@ -80,6 +83,8 @@ async function main(): Promise<void> {
       }
     }
     const perKey: number[] = [];
+    const userPerKey: number[] = [];
+    const systemPerKey: number[] = [];
     const perSecond: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const keys = images.slice(1 + round * KEYS_PER_ROUND, 1 + (round + 1) * KEYS_PER_ROUND);
@@ -90,10 +95,13 @@ async function main(): Promise<void> {
         if (!value.isSuccess) throw new Error(`not verified: ${value.message}`);
       }
       const seconds = (performance.now() - started) / 1000;
-      perKey.push((cpuMsOf(child.pid!) - before) / keys.length);
+      const after = cpuMsOf(child.pid!);
+      userPerKey.push((after.user - before.user) / keys.length);
+      systemPerKey.push((after.system - before.system) / keys.length);
+      perKey.push((after.user + after.system - before.user - before.system) / keys.length);
       perSecond.push(keys.length / seconds);
     }
-    console.log(JSON.stringify({ executable: EXECUTABLE, rounds: ROUNDS, keysPerRound: KEYS_PER_ROUND, cpuMsPerKey: perKey, medianCpuMsPerKey: median(perKey), medianKeysPerSecond: Math.round(median(perSecond)) }));
+    console.log(JSON.stringify({ executable: EXECUTABLE, embeddedPayload: EMBED, rounds: ROUNDS, keysPerRound: KEYS_PER_ROUND, cpuMsPerKey: perKey, medianCpuMsPerKey: median(perKey), medianUserMsPerKey: median(userPerKey), medianSystemMsPerKey: median(systemPerKey), medianKeysPerSecond: Math.round(median(perSecond)) }));
   } finally {
     agent.destroy();
     child.kill('SIGTERM');

@@ -1,5 +1,5 @@
 import { fetchSignatureArtifact } from '../artifact/fetch-signature-artifact.js';
-import { parseSignaturePayload, SIGNER_ANNOTATION } from '../artifact/signature-payload.js';
+import { parseSignaturePayload, SIGNER_ANNOTATION, type SignaturePayload } from '../artifact/signature-payload.js';
 import { refuseClaimedSigner, type SignerRequirement } from '../policy/claims.js';
 import type { TrustPolicy } from '../policy/trust-policy.js';
 import type { RegistryClient } from '../registry/client.js';
@@ -64,7 +64,8 @@ interface Candidate {
   referrer: string;
   rank: Rank;
   did?: string;
-  payload?: Uint8Array;
+  /** The payload as parsed for ordering (the engine validates it again, without re-reading the bytes). */
+  payload?: unknown;
   failed?: VerificationOutcome;
 }
 
@@ -82,8 +83,9 @@ export async function verifySignatureReferrers(search: ReferrerSearch): Promise<
   const candidates = await mapLimited(toRead, REFERRER_FETCH_PARALLELISM, async ({ d }): Promise<Candidate> => {
     try {
       const artifact = await fetchSignatureArtifact(search.client, search.repository, d.digest, search.subjectDigest);
-      const did = claimedDid(artifact.payload);
-      return { referrer: d.digest, rank: claimRank(policy, search.reference, did), payload: artifact.payload, ...(did ? { did } : {}) };
+      const parsed = parsedPayload(artifact.payload);
+      const did = parsed?.atproto.did;
+      return { referrer: d.digest, rank: claimRank(policy, search.reference, did), payload: parsed ?? artifact.payload, ...(did ? { did } : {}) };
     } catch (err) {
       return { referrer: d.digest, rank: 2, failed: failedOutcome(err) };
     }
@@ -134,10 +136,10 @@ function annotatedSigner(d: Descriptor): string | undefined {
   return typeof value === 'string' && value.length <= 2048 ? value : undefined;
 }
 
-/** The DID a payload claims, for ordering only (the engine parses and checks it again). */
-function claimedDid(payload: Uint8Array): string | undefined {
+/** The payload parsed, for ordering by the DID it claims (the engine checks it again), or undefined if it does not parse. */
+function parsedPayload(payload: Uint8Array): SignaturePayload | undefined {
   try {
-    return parseSignaturePayload(payload).atproto.did;
+    return parseSignaturePayload(payload);
   } catch {
     return undefined;
   }
