@@ -96,7 +96,7 @@ describe('sign then verify, round trip', () => {
     expect(text).toMatch(/commit {6}bafyrei[a-z2-7]+/);
     expect(text).toMatch(new RegExp(`record {6}at://${alice.did}/io\\.atcr\\.manifest/`));
     expect(text).toContain('policy      "command-line" (enforce)');
-    expect(text).toContain('checks      artifact ok, identity ok, proof ok, handle ok, record ok, policy ok');
+    expect(text).toContain('checks      artifact ok, claim ok, identity ok, proof ok, handle ok, record ok, policy ok');
   });
 
   it('signs by DID (PDS found in the DID document) with an embedded proof, and verifies by digest', async () => {
@@ -126,10 +126,11 @@ describe.concurrent('verify refusals (exit 1)', () => {
     const v = await runCli(verifyArgs(signed.reference, '--policy', untrustingPolicy));
     expect(v.code).toBe(1);
     expect(v.stdout).toContain(`NOT VERIFIED  ${pinned(signed)}`);
-    expect(v.stdout).toContain(`signer      ${alice.handle} (${alice.did}; handle verified both ways)`);
+    // Refused on the signer the artifact claims, before any DID, handle or PDS request (issue 12).
+    expect(v.stdout).toContain(`signer      ${alice.did} (handle unverified`);
     expect(v.stdout).toContain('policy      "team" (enforce)');
-    expect(v.stdout).toContain('checks      artifact ok, identity ok, proof ok, handle ok, record ok, policy FAILED');
-    expect(v.stdout).toContain(`failed      policy step [UNTRUSTED_DID]: ${alice.did} is not among the DIDs policy "team"`);
+    expect(v.stdout).toContain('checks      artifact ok, claim FAILED');
+    expect(v.stdout).toContain(`failed      policy step [UNTRUSTED_DID]: the artifact claims signer ${alice.did} (claimed, not verified), which policy "team"`);
     expect(v.stdout).toMatch(/remedy {6}Add the signer's DID/);
   });
 
@@ -159,6 +160,7 @@ describe('verify --output json', () => {
     expect(out.decisive.trust).toMatchObject({ allowed: true, action: 'enforce', policies: ['command-line'], failures: [] });
     expect(out.decisive.steps.map((s: { step: string; ok: boolean }) => [s.step, s.ok])).toEqual([
       ['artifact', true],
+      ['claim', true],
       ['identity', true],
       ['proof', true],
       ['handle', true],

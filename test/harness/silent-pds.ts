@@ -52,9 +52,15 @@ export async function startSilentPds(): Promise<SilentPds> {
 
 /**
  * A DID registered in the real PLC directory whose #atproto_pds is the silent PDS, and an image
- * "signed" by it: verifying it hangs at the proof fetch.
+ * "signed" by it: verifying it hangs at the proof fetch, provided the trust policy trusts `did`
+ * (an untrusted claim is refused before any request).
  */
-export async function imageSignedBySilentPds(net: AtprotoNetwork, client: RegistryClient, silent: SilentPds, repository: string): Promise<PushedImage> {
+export async function imageSignedBySilentPds(
+  net: AtprotoNetwork,
+  client: RegistryClient,
+  silent: SilentPds,
+  repository: string,
+): Promise<PushedImage & { did: string }> {
   const [{ Client }, { Secp256k1Keypair }] = await Promise.all([import('@did-plc/lib'), import('@atproto/crypto')]);
   const rotation = await Secp256k1Keypair.create();
   const signing = await Secp256k1Keypair.create();
@@ -69,5 +75,5 @@ export async function imageSignedBySilentPds(net: AtprotoNetwork, client: Regist
   const payload = buildSignaturePayload({ subjectDigest: image.digest, did, recordUri: `at://${did}/io.atcr.manifest/3l4t7k2x2ra2c` });
   const subject = { mediaType: OCI_MANIFEST_MEDIA_TYPE, digest: image.digest, size: image.size };
   await attachSignature(client, repository, subject, new TextEncoder().encode(JSON.stringify(payload)));
-  return image;
+  return { ...image, did };
 }

@@ -98,8 +98,10 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'provider-load-'));
   writeFileSync(
     join(dir, 'trust-policy.yaml'),
-    `version: "1.0"\ntrustedDIDs:\n  ${alice.did}: {name: "Alice", validFrom: "2024-01-01T00:00:00Z"}\n` +
-      `policies:\n  - name: everything\n    scope: "**"\n    trustedDIDs: [${alice.did}]\n    action: enforce\n`,
+    // The poisoned DID is trusted, so its verification really reaches the silent PDS (an
+    // untrusted claim would be refused before any request).
+    `version: "1.0"\ntrustedDIDs:\n  ${alice.did}: {name: "Alice", validFrom: "2024-01-01T00:00:00Z"}\n  ${hanging.did}: {name: "Poisoned"}\n` +
+      `policies:\n  - name: everything\n    scope: "**"\n    trustedDIDs: [${alice.did}, ${hanging.did}]\n    action: enforce\n`,
   );
   mtls = await startMtlsProvider({
     env: {

@@ -40,7 +40,7 @@ let silentPds: SilentPds;
 let trusted: PushedImage[] = [];
 let untrusted: PushedImage[] = [];
 let unsigned: PushedImage[] = [];
-let hanging: PushedImage;
+let hanging: PushedImage & { did: string };
 
 const policyFor = (dids: string[]) =>
   `version: "1.0"\ntrustedDIDs:\n${dids.map((d) => `  ${d}: {name: "${d === alice.did ? 'Alice' : 'Other'}", validFrom: "2024-01-01T00:00:00Z"}`).join('\n')}\n` +
@@ -72,7 +72,7 @@ beforeAll(async () => {
 
   dir = mkdtempSync(join(tmpdir(), 'provider-e2e-'));
   policyPath = join(dir, 'trust-policy.yaml');
-  writeFileSync(policyPath, policyFor([alice.did]));
+  writeFileSync(policyPath, policyFor([alice.did, hanging.did]));
 
   const log = createLogger('debug', (level, line) => logs.push({ level, entry: JSON.parse(line) }));
   mtls = await startMtlsProvider({
@@ -197,8 +197,9 @@ describe('POST /provide against a real PDS, PLC and registry', () => {
       expect(item.error).toMatch(/^\[UNTRUSTED_DID\] policy: /);
       expect(item.error).toContain(mallory.did);
       expect(item.value.error.remediation).toBeTruthy();
-      // The proof itself was good: the evidence is there, only the trust decision refuses it.
-      expect(item.value.commitCid).toMatch(/^bafyrei/);
+      // Refused on the signer it claims, before any DID, handle or PDS request (issue 12): no proof was fetched.
+      expect(item.error).toContain('claimed, not verified');
+      expect(item.value.commitCid).toBeUndefined();
     }
     for (const key of unknown) {
       const item = byKey(key);
@@ -318,7 +319,7 @@ describe('trust policy reload', () => {
     expect((await provide([key])).json.response.items[0].value.error.code).toBe('UNTRUSTED_DID');
     const firstDigest = provider.policy.status.digest;
 
-    writeFileSync(policyPath, policyFor([alice.did, mallory.did]));
+    writeFileSync(policyPath, policyFor([alice.did, mallory.did, hanging.did]));
     await eventually(() => provider.policy.status.digest !== firstDigest, 'the new policy to load');
     const now = await provide([key]);
     expect(now.json.response.items[0].value).toMatchObject({ isSuccess: true, did: mallory.did, cached: false });
@@ -335,7 +336,7 @@ describe('trust policy reload', () => {
     // Still the reloaded policy: mallory is trusted.
     expect((await provide([key])).json.response.items[0].value.isSuccess).toBe(true);
 
-    writeFileSync(policyPath, policyFor([alice.did]));
+    writeFileSync(policyPath, policyFor([alice.did, hanging.did]));
     await eventually(() => provider.policy.status.digest === firstDigest && !provider.policy.status.lastError, 'the original policy to come back');
     expect((await provide([key])).json.response.items[0].value.error.code).toBe('UNTRUSTED_DID');
     const m = await metrics();
