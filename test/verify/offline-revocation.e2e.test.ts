@@ -75,7 +75,7 @@ policies:
 beforeAll(async () => {
   expect(facesAreBuilt(), 'run node scripts/build.mjs first').toBe(true);
   [net, registry] = await Promise.all([startAtprotoNetwork(), startRegistry()]);
-  client = new RegistryClient({ registry: registry.host, useHttp: true });
+  client = new RegistryClient({ registry: registry.host, allowPrivateNetwork: true, useHttp: true });
   [alice, carol] = await Promise.all([net.createPublisher('alice'), net.createPublisher('carol')]);
   const [aliceKey, carolKey] = await Promise.all([currentKey(alice), currentKey(carol)]);
   faces = threeFaces(net);

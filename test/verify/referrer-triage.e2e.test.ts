@@ -42,7 +42,7 @@ async function junk(image: PushedImage, count: number, make: (i: number) => { pa
 beforeAll(async () => {
   expect(facesAreBuilt(), 'run node scripts/build.mjs first').toBe(true);
   [net, registry] = await Promise.all([startAtprotoNetwork(), startRegistry()]);
-  client = new RegistryClient({ registry: registry.host, useHttp: true });
+  client = new RegistryClient({ registry: registry.host, allowPrivateNetwork: true, useHttp: true });
   [alice, mallory] = await Promise.all([net.createPublisher('alice'), net.createPublisher('mallory')]);
   faces = threeFaces(net);
   policyPath = faces.policy(

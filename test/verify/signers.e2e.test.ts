@@ -54,7 +54,7 @@ policies:
 beforeAll(async () => {
   expect(facesAreBuilt(), 'run node scripts/build.mjs first').toBe(true);
   [net, registry] = await Promise.all([startAtprotoNetwork(), startRegistry()]);
-  client = new RegistryClient({ registry: registry.host, useHttp: true });
+  client = new RegistryClient({ registry: registry.host, allowPrivateNetwork: true, useHttp: true });
   [alice, bob, mallory] = await Promise.all([net.createPublisher('alice'), net.createPublisher('bob'), net.createPublisher('mallory')]);
   faces = threeFaces(net);
   release = faces.policy('release', policy(''));
