@@ -118,7 +118,8 @@ const scenarios: Record<string, (tag: string) => Promise<[Verifier, VerifyReques
   async 'unregistered-did'(tag) {
     const digest = digestOf(tag);
     const did = 'did:plc:unregistered222222222222';
-    return [verifier(), request(digest, { did, recordUri: `at://${did}/io.atcr.manifest/3lbk2ozq2dk2a` })];
+    // Trusted by the policy, so the claim passes the policy-first step and resolution itself is what fails.
+    return [verifier([alice, bob, { did } as Publisher]), request(digest, { did, recordUri: `at://${did}/io.atcr.manifest/3lbk2ozq2dk2a` })];
   },
   async 'untrusted-signer'(tag) {
     const digest = digestOf(tag);
