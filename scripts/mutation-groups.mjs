@@ -1,0 +1,10 @@
+// The security core that `npm run mutation` measures (issue 19), in groups run one after another,
+// so a group can be re-measured alone: `npm run mutation -- atproto`.
+export const MUTATION_GROUPS = {
+  atproto: ['src/atproto/**/*.ts'],
+  identity: ['src/identity/plc-audit-log.ts'],
+  registry: ['src/registry/reference.ts'],
+  policy: ['src/policy/**/*.ts'],
+  net: ['src/net/**/*.ts'],
+  verify: ['src/verify/**/*.ts'],
+};
