@@ -1,5 +1,17 @@
 import { fileURLToPath } from 'node:url';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
+
+/**
+ * Targeted rule tests first, exhaustive and property tests last: Stryker stops a mutant's run at
+ * the first failing test, so a mutant a small table kills never pays for the bit-flip sweeps.
+ */
+class TargetedFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const rank = (path: string) => (/-rules\.test\.ts$/.test(path) ? 0 : path.includes('/test/properties/') ? 2 : 1);
+    return [...files].sort((a, b) => rank(a.moduleId) - rank(b.moduleId) || a.moduleId.localeCompare(b.moduleId));
+  }
+}
 
 // The fast unit tests only, for `npm run mutation` (scripts/mutation.mjs): Stryker re-runs a test
 // file for every mutant that file covers, so a file that boots a PDS, a PLC directory or a registry
@@ -29,5 +41,6 @@ export default defineConfig({
     ],
     testTimeout: 30_000,
     pool: 'threads',
+    sequence: { sequencer: TargetedFirst },
   },
 });
