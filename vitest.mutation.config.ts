@@ -28,6 +28,7 @@ export default defineConfig({
       'test/properties/**/*.test.ts',
       'test/net/**/*.test.ts',
       'test/registry/reference*.test.ts',
+      'test/registry/canonical-name*.test.ts',
       'test/identity/plc*.test.ts',
       'test/verify/**/*.test.ts',
     ],
@@ -38,9 +39,14 @@ export default defineConfig({
       'test/verify/engine.test.ts',
       'test/verify/prefetch.test.ts',
       'test/verify/embedded-payload.test.ts',
+      'test/policy/explain-agrees-with-verify.test.ts',
     ],
     testTimeout: 30_000,
     pool: 'threads',
     sequence: { sequencer: TargetedFirst },
+    // One worker thread for every mutant run: its Node module cache keeps @atproto/repo, noble and
+    // multiformats loaded (an isolated run starts a thread and re-imports them for every mutant).
+    // Stryker switches mutants at call time, so modules loaded once serve every mutant.
+    isolate: false,
   },
 });
