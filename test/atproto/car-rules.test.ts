@@ -105,7 +105,7 @@ describe('blocks', () => {
   });
 
   it('a block whose CID is not blessed names the block', () => {
-    const v0 = CID.createV0(cidForDagCbor(leaf.bytes).multihash);
+    const v0 = CID.createV0(cidForDagCbor(leaf.bytes).multihash as Parameters<typeof CID.createV0>[0]);
     const bytes = concat(car, Uint8Array.of(v0.bytes.length + leaf.bytes.length), v0.bytes, leaf.bytes);
     expect(refusal(bytes)).toBe(`CAR block 3 CID ${v0} is CIDv0; atproto requires CIDv1`);
   });
