@@ -93,6 +93,14 @@ describe('the header: a canonical map, version 1, exactly one dag-cbor root that
     expect(readCarProof(withHeader({ version: 1, roots: [root.cid], x: [[1]] })).root.equals(root.cid)).toBe(true);
   });
 
+  it('a header that is not canonical keeps the decoder\'s error as its cause', () => {
+    const header = Uint8Array.of(0xa2, 0x67, ...new TextEncoder().encode('version'), 0x01, 0x65, ...new TextEncoder().encode('roots'), 0x80);
+    const err = errorOf(() => readCarProof(concat(Uint8Array.of(header.length), header)));
+    expect(err.code).toBe('CAR_INVALID');
+    expect(err.message).toMatch(/^CAR header is not canonical DAG-CBOR/);
+    expect((err.cause as { code?: string }).code).toBe('CBOR_INVALID');
+  });
+
   it('a root absent from the blocks is refused, naming it', () => {
     expect(refusal(joinCar({ roots: [root.cid], blocks: [leaf] }))).toBe(`CAR proof does not contain its root block ${root.cid} (the commit)`);
   });
@@ -101,7 +109,9 @@ describe('the header: a canonical map, version 1, exactly one dag-cbor root that
 describe('blocks', () => {
   it('a block that does not start with a CID says which block', () => {
     const bytes = concat(car, Uint8Array.of(3, 0x01, 0x71, 0x12));
-    expect(refusal(bytes)).toMatch(/^CAR block 3 does not start with a valid CID: .+/);
+    const err = errorOf(() => readCarProof(bytes));
+    expect(err.cause).toBeInstanceOf(Error);
+    expect(err.message).toBe(`CAR block 3 does not start with a valid CID: ${(err.cause as Error).message}`);
   });
 
   it('a block whose CID is not blessed names the block', () => {

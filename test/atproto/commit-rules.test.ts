@@ -5,6 +5,7 @@
  */
 import * as dagCbor from '@ipld/dag-cbor';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { CID } from 'multiformats/cid';
 import { describe, expect, it } from 'vitest';
 import { cidForDagCbor } from '../../src/atproto/cid.js';
 import { parseCommit, unsignedCommitBytes, verifyCommitSignature, type Commit } from '../../src/atproto/commit.js';
@@ -90,6 +91,18 @@ describe('exactly the v3 fields, each of its type', () => {
     expect(commit.data.equals(data)).toBe(true);
     expect(commit.prev?.equals(prev)).toBe(true);
     expect(commit.sig).toHaveLength(64);
+  });
+
+  it('a prev that links a raw block is refused: commits link dag-cbor commits', () => {
+    const raw = CID.createV1(0x55, data.multihash);
+    expect(reason(commitBlock({ prev: raw }))).toBe(`commit prev ${raw} has codec raw (0x55); it must link a dag-cbor (0x71) node`);
+  });
+
+  it('a commit block that is not canonical is named as the commit block', () => {
+    const bytes = Uint8Array.of(0xa2, 0x61, 0x62, 0x01, 0x61, 0x61, 0x02);
+    const err = errorOf(() => parseCommit(bytes));
+    expect(err.code).toBe('CBOR_INVALID');
+    expect(err.message).toMatch(/^commit block is not canonical DAG-CBOR/);
   });
 
   it('the prev and data links are named in their refusals', () => {

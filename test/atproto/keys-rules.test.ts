@@ -97,6 +97,23 @@ describe('multibase strings', () => {
     expect(errorOf(() => parseDidKey(did)).message).toBe(`${JSON.stringify(did.slice(0, 80))} is not a did:key`);
   });
 
+  it.each(['f0102', 'mAQI', 'Z123'])('a multibase %j in another base than z (base58btc) is refused as such', (mb) => {
+    expect(errorOf(() => parseMultikey(mb)).message).toBe(`public key ${JSON.stringify(mb)} is not a "z" (base58btc) multibase string`);
+  });
+
+  it('a legacy key that is not base58 is DID_DOCUMENT_INVALID: the document is wrong', () => {
+    const err = errorOf(() => keyFromVerificationMethod({ type: 'EcdsaSecp256k1VerificationKey2019', publicKeyMultibase: 'z0OIl' }));
+    expect(err.code).toBe('DID_DOCUMENT_INVALID');
+    expect(err.message).toMatch(/^public key z0OIl is not valid base58btc: /);
+  });
+
+  it('a message that is not bytes never verifies and never throws', () => {
+    const secret = secp256k1.utils.randomSecretKey();
+    const compressed = secp256k1.getPublicKey(secret, true);
+    const sig = secp256k1.sign(new TextEncoder().encode('abc'), secret, { prehash: true, lowS: true, format: 'compact' });
+    expect(verifyEcdsaSignature({ curve: 'k256', compressed }, 'abc' as unknown as Uint8Array, sig)).toBe(false);
+  });
+
   it('parseMultikey of a non-string is KEY_UNSUPPORTED, shown by type', () => {
     expect(errorOf(() => parseMultikey(7 as unknown as string)).message).toBe('public key number is not a "z" (base58btc) multibase string');
   });
