@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import {
   MAX_PLC_LOG_ENTRIES,
   MAX_PLC_OPERATION_BYTES,
+  MAX_PLC_SIGNATURE_CHECKS,
   PLC_RECOVERY_WINDOW_MS,
   plcAuditLogUrl,
   plcDidForGenesis,
@@ -84,6 +85,9 @@ describe('an entry, before its operation is looked at', () => {
     ['with text around the createdAt', { ...entry, createdAt: ` ${entry.createdAt}` }, /is not an RFC 3339 datetime$/],
     ['with a createdAt followed by text', { ...entry, createdAt: `${entry.createdAt}x` }, /is not an RFC 3339 datetime$/],
     ['with a numeric createdAt', { ...entry, createdAt: T0 }, /entry 0: createdAt number is not an RFC 3339 datetime$/],
+    ['with a createdAt inside an array', { ...entry, createdAt: [entry.createdAt] }, /entry 0: createdAt an array is not an RFC 3339 datetime$/],
+    ['undefined', undefined, /entry 0 is undefined, not an object$/],
+    ['for a long other DID', { ...entry, did: `did:plc:${'b'.repeat(100)}` }, new RegExp(`entry 0 is for "did:plc:${'b'.repeat(72)}"$`)],
     ['with an impossible date', { ...entry, createdAt: '2025-13-45T99:00:00Z' }, /is not an RFC 3339 datetime$/],
     ['whose cid is not its operation\'s', { ...entry, cid: plcOperationCid({ other: 1 }) }, /entry 0: cid "bafy.*" is not the CID of its operation \(bafy.*\)$/],
   ])('%s is refused', (_name, raw, reason) => {
@@ -412,6 +416,7 @@ describe('a legacy `create` genesis is normalised as the spec says', () => {
     ['an at:// handle', 'at://alice.test', 'https://pds.example', 'at://alice.test', 'https://pds.example'],
     ['an https:// handle and an http:// service', 'https://alice.test', 'http://pds.example', 'at://alice.test', 'http://pds.example'],
     ['an http:// handle', 'http://alice.test', 'https://pds.example', 'at://alice.test', 'https://pds.example'],
+    ['a scheme only at the start counts', 'alice-https://x', 'pds.example/http://x', 'at://alice-https://x', 'https://pds.example/http://x'],
   ])('%s', (_name, handle, service, alias, endpoint) => {
     const signing = newPlcKey();
     const recovery = newPlcKey();
@@ -442,6 +447,39 @@ describe('did-method-plc interop vectors replay without a directory (test/vector
   it.each(files('invalid'))('invalid/%s is PLC_LOG_INVALID', (file) => {
     const log = read('invalid', file);
     expect(message(log[0]!.did, log).code).toBe('PLC_LOG_INVALID');
+  });
+});
+
+describe(`a log may cost at most ${MAX_PLC_SIGNATURE_CHECKS} signature checks`, () => {
+  it('ten rotation keys and every operation signed by the last: refused once the checks pass the budget', () => {
+    const keys = Array.from({ length: 10 }, () => newPlcKey());
+    const fields = { signingKey: keys[0]!.did, pds: 'https://pds.example', rotationKeys: keys };
+    const genesis = signPlcOperation(atprotoOperation(fields, null), keys[9]!);
+    const did = plcDidForGenesis(dagCbor.encode(genesis));
+    const log = [plcLogEntry(did, genesis, at(0))];
+    while (log.length * 10 < MAX_PLC_SIGNATURE_CHECKS + 10) {
+      const op = signPlcOperation(atprotoOperation({ ...fields, handle: `h${log.length}.test` }, log.at(-1)!.cid), keys[9]!);
+      log.push(plcLogEntry(did, op, at(log.length * 1000)));
+    }
+    // 10 checks per operation: 51 operations cost 510 checks (within 512), 52 cost 520.
+    const fits = Math.floor(MAX_PLC_SIGNATURE_CHECKS / 10);
+    expect(replayPlcAuditLog(did, log.slice(0, fits)).activeOperations).toBe(fits);
+    expect(message(did, log.slice(0, fits + 1)).message).toBe(`PLC operation log of ${did}: verifying it takes more than ${MAX_PLC_SIGNATURE_CHECKS} signature checks`);
+  });
+
+  it('exactly the budget is accepted: keys tried in order, the budget counts every try', () => {
+    // Two keys, signed by the second: 2 checks per operation, 256 operations = 512 checks.
+    const keys = [newPlcKey(), newPlcKey()];
+    const fields = { signingKey: keys[0]!.did, pds: 'https://pds.example', rotationKeys: keys };
+    const genesis = signPlcOperation(atprotoOperation(fields, null), keys[1]!);
+    const did = plcDidForGenesis(dagCbor.encode(genesis));
+    const log = [plcLogEntry(did, genesis, at(0))];
+    while (log.length < MAX_PLC_LOG_ENTRIES) {
+      const op = signPlcOperation(atprotoOperation({ ...fields, handle: `h${log.length}.test` }, log.at(-1)!.cid), keys[1]!);
+      log.push(plcLogEntry(did, op, at(log.length * 1000)));
+    }
+    expect(log.length * 2).toBe(MAX_PLC_SIGNATURE_CHECKS);
+    expect(replayPlcAuditLog(did, log).activeOperations).toBe(MAX_PLC_LOG_ENTRIES);
   });
 });
 
