@@ -65,6 +65,16 @@ describe('tags and digests', () => {
     expect(refusal(`ghcr.io/a:${tag}`)).toBe(`image reference "ghcr.io/a:${tag}" is invalid: "${tag}" is not a valid tag`);
   });
 
+  it('a parsed reference has a tag or digest key only when the reference has one', () => {
+    expect(Object.keys(parseImageReference('ghcr.io/a'))).toEqual(['registry', 'repository']);
+    expect(Object.keys(parseImageReference('ghcr.io/a:v1'))).toEqual(['registry', 'repository', 'tag']);
+    expect(Object.keys(parseImageReference(`ghcr.io/a@${D256}`))).toEqual(['registry', 'repository', 'digest']);
+  });
+
+  it.each(['localhost', 'ghcr.io', 'a.b'])('a one-component name %j is a Docker Hub image, even when it looks like a host', (name) => {
+    expect(parseImageReference(name)).toEqual({ registry: 'docker.io', repository: `library/${name}` });
+  });
+
   it('a colon before the last slash is a port, not a tag', () => {
     expect(parseImageReference('localhost:5000/a')).toEqual({ registry: 'localhost:5000', repository: 'a' });
     expect(parseImageReference(`localhost:5000/a:v1@${D256}`)).toEqual({ registry: 'localhost:5000', repository: 'a', tag: 'v1', digest: D256 });
@@ -89,6 +99,19 @@ describe('refusals name the part that is wrong', () => {
     ['MyReg/app', 'image reference "MyReg/app" is invalid: "MyReg" would be a registry only because of its upper case; a registry host has a "." or a port or is localhost'],
   ])('%j', (ref, message) => {
     expect(refusal(ref)).toBe(message);
+  });
+
+  it('a reference that starts with @ has an empty name', () => {
+    expect(refusal(`@${D256}`)).toBe(`image reference "@${D256}" is invalid: repository component "" must be lower-case letters, digits and separators`);
+  });
+
+  it('long parts are shown cut to 80 characters', () => {
+    const digest = `sha256:${'a'.repeat(100)}`;
+    expect(refusal(`ghcr.io/a@${digest}`)).toMatch(new RegExp(`: "${digest.slice(0, 80)}" is not a sha256 or sha512 digest$`));
+    const portHost = `${'h'.repeat(90)}.io:0443`;
+    expect(registryHostProblem(portHost)).toBe(`"${portHost.slice(0, 80)}" has port 0443, which is not 1-65535 written without leading zeros`);
+    const digitsHost = `${'h'.repeat(90)}.123`;
+    expect(registryHostProblem(digitsHost)).toBe(`"${digitsHost.slice(0, 80)}" is not a host a URL can name (a last label of digits must make an IPv4 address)`);
   });
 
   it('a non-string is refused as empty, not thrown raw', () => {
