@@ -6,8 +6,11 @@
 // Each group keeps its own incremental file (reports/mutation/incremental-<group>.json), so
 // re-measuring one group reuses nothing stale and costs nothing for the others; `--force` ignores it.
 // A group not run this time keeps its last measured row (with its date) in bench/mutation-summary.json.
+// The incremental files are kept, gzipped, in bench/mutation-incremental/, so a fresh clone re-tests
+// only the mutants whose code or covering tests changed since the last recorded run.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MUTATION_GROUPS } from './mutation-groups.mjs';
@@ -39,6 +42,12 @@ const nodeVersion = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.
 let failed = false;
 const started = Date.now();
 for (const group of groups) {
+  const incremental = join(root, `reports/mutation/incremental-${group}.json`);
+  const kept = join(root, `bench/mutation-incremental/${group}.json.gz`);
+  if (!reportOnly && !force && !existsSync(incremental) && existsSync(kept)) {
+    mkdirSync(dirname(incremental), { recursive: true });
+    writeFileSync(incremental, gunzipSync(readFileSync(kept)));
+  }
   if (!reportOnly) {
     const t0 = Date.now();
     console.error(`mutation: group ${group} (${MUTATION_GROUPS[group].join(', ')})`);
@@ -51,6 +60,10 @@ for (const group of groups) {
       console.error(`mutation: Stryker failed on group ${group} (exit ${run.status}); its last measured row is kept`);
       failed = true;
       continue;
+    }
+    if (existsSync(incremental)) {
+      mkdirSync(dirname(kept), { recursive: true });
+      writeFileSync(kept, gzipSync(readFileSync(incremental), { level: 9 }));
     }
     summary.groups[group] = { date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC', seconds: Math.round((Date.now() - t0) / 1000) };
   }
