@@ -65,5 +65,6 @@ describe('refused, naming the setting', () => {
     const maxSeconds = Math.floor(Number.MAX_SAFE_INTEGER / 1000);
     expect(parseDuration(maxSeconds, 't')).toBe(maxSeconds * 1000);
     expect(errorOf(() => parseDuration(maxSeconds + 1, 't')).code).toBe('INPUT_INVALID');
+    expect(parseDuration(`${Number.MAX_SAFE_INTEGER}ms`, 't')).toBe(Number.MAX_SAFE_INTEGER);
   });
 });
