@@ -38,6 +38,53 @@ describe('schema failures, each at its line and column', () => {
   });
 });
 
+describe('the message as a whole', () => {
+  const refusal = (text: string) => {
+    const err = errorOf(() => parseTrustPolicy(text, 'p.yaml'));
+    expect(err.code).toBe('POLICY_INVALID');
+    return err.message;
+  };
+
+  it('YAML that does not parse names the line and column and the parser\'s reason', () => {
+    const err = errorOf(() => parseTrustPolicy(`version: "1.0"\ntrustedDIDs: {\npolicies: []\n`, 'p.yaml'));
+    expect(err.message).toBe('trust policy p.yaml:3:1: not valid YAML: Flow map in block collection must be sufficiently indented and end with a }');
+    expect(err.cause).toBeInstanceOf(Error);
+  });
+
+  it('a policy name used twice points at the second', () => {
+    expect(refusal(`version: "1.0"\ntrustedDIDs:\n  ${A}: {}\npolicies:\n  - {name: p, scope: "ghcr.io/**", trustedDIDs: [${A}]}\n  - {name: p, scope: "quay.io/**", trustedDIDs: [${A}]}\n`)).toBe(
+      'trust policy p.yaml:6:12: /policies/1/name: policy name "p" is already used by policy 0; names must be unique',
+    );
+  });
+
+  it('at most five problems are spelt out, then how many more', () => {
+    const undeclared = Array.from({ length: 7 }, (_, i) => `did:plc:${String.fromCharCode(98 + i).repeat(24)}`);
+    const message = refusal(`version: "1.0"\ntrustedDIDs:\n  ${A}: {}\npolicies:\n  - {name: p, scope: "ghcr.io/**", trustedDIDs: [${undeclared.join(', ')}]}\n`);
+    expect(message.split('; p.yaml:')).toHaveLength(5);
+    expect(message.startsWith(`trust policy p.yaml:5:50: /policies/0/trustedDIDs/0: policy "p" trusts ${undeclared[0]}, which is not declared in the top-level trustedDIDs; p.yaml:5:84: /policies/0/trustedDIDs/1:`)).toBe(true);
+    expect(message.endsWith(`/policies/0/trustedDIDs/4: policy "p" trusts ${undeclared[4]}, which is not declared in the top-level trustedDIDs; and 2 more`)).toBe(true);
+  });
+
+  it('five problems are all spelt out, with no "more"', () => {
+    const undeclared = Array.from({ length: 5 }, (_, i) => `did:plc:${String.fromCharCode(98 + i).repeat(24)}`);
+    const message = refusal(`version: "1.0"\ntrustedDIDs:\n  ${A}: {}\npolicies:\n  - {name: p, scope: "ghcr.io/**", trustedDIDs: [${undeclared.join(', ')}]}\n`);
+    expect(message).not.toContain('more');
+    expect(message.split('; p.yaml:')).toHaveLength(5);
+  });
+
+  it('problems are listed in file order, whichever check found them first', () => {
+    const message = refusal(`version: "1.0"\npolicies:\n  - {name: p, scope: "nope", trustedDIDs: [${A}]}\ntrustedDIDs:\n  ${A}: {validFrom: "2025-02-30T00:00:00Z"}\n`);
+    expect(message).toBe(
+      'trust policy p.yaml:3:22: /policies/0/scope: scope "nope" can never match a canonical image name: image names are registry/repository and "nope" has no "/": write docker.io/library/nope; ' +
+        `p.yaml:5:49: /trustedDIDs/${A}/validFrom: 2025-02-30T00:00:00Z is not a real date and time (check the day, hour and offset)`,
+    );
+  });
+
+  it('a text over 1 MiB is refused before it is parsed', () => {
+    expect(refusal('#'.repeat(1024 * 1024 + 1))).toBe('trust policy p.yaml is 1048577 characters, above the 1048576 cap');
+  });
+});
+
 describe('JSON pointers (RFC 6901)', () => {
   it.each<[(string | number)[], string]>([
     [[], ''],
