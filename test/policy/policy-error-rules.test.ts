@@ -38,6 +38,24 @@ describe('schema failures, each at its line and column', () => {
   });
 });
 
+describe('a misspelt key gets a guess within two edits', () => {
+  const ALLOWED = 'allowed keys: version, defaultAction, trustedDIDs, policies, registries';
+  it.each<[string, string | undefined]>([
+    ['polices', 'policies'],
+    ['Policies', 'policies'],
+    ['policiesxx', 'policies'],
+    ['registry', undefined], // three edits from registries
+    ['defaultActon', 'defaultAction'],
+    ['versio', 'version'],
+    ['policiesxxx', undefined],
+    ['pol', undefined],
+    ['xyz', undefined],
+  ])('%j: %s', (key, guess) => {
+    const err = errorOf(() => parseTrustPolicy(`version: "1.0"\ntrustedDIDs:\n  ${A}: {}\npolicies: []\n${key}: 1\n`, 'p.yaml'));
+    expect(err.message).toBe(`trust policy p.yaml:5:1: /${key}: unknown key "${key}"${guess ? ` (did you mean "${guess}"?)` : ''}; ${ALLOWED}`);
+  });
+});
+
 describe('the message as a whole', () => {
   const refusal = (text: string) => {
     const err = errorOf(() => parseTrustPolicy(text, 'p.yaml'));
