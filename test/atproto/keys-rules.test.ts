@@ -107,11 +107,21 @@ describe('multibase strings', () => {
     expect(err.message).toMatch(/^public key z0OIl is not valid base58btc: /);
   });
 
-  it('a message that is not bytes never verifies and never throws', () => {
+  it('a compact signature with r or s outside [1, n-1] is false, never a throw', () => {
+    const compressed = secp256k1.getPublicKey(secp256k1.utils.randomSecretKey(), true);
+    const message = new TextEncoder().encode('abc');
+    expect(verifyEcdsaSignature({ curve: 'k256', compressed }, message, new Uint8Array(64))).toBe(false);
+    expect(verifyEcdsaSignature({ curve: 'k256', compressed }, message, new Uint8Array(64).fill(0xff))).toBe(false);
+  });
+
+  it('keys are held as 33-byte compressed points: the same key uncompressed verifies nothing', () => {
     const secret = secp256k1.utils.randomSecretKey();
-    const compressed = secp256k1.getPublicKey(secret, true);
-    const sig = secp256k1.sign(new TextEncoder().encode('abc'), secret, { prehash: true, lowS: true, format: 'compact' });
-    expect(verifyEcdsaSignature({ curve: 'k256', compressed }, 'abc' as unknown as Uint8Array, sig)).toBe(false);
+    const message = new TextEncoder().encode('abc');
+    const sig = secp256k1.sign(message, secret, { prehash: true, lowS: true, format: 'compact' });
+    expect(verifyEcdsaSignature({ curve: 'k256', compressed: secp256k1.getPublicKey(secret, true) }, message, sig)).toBe(true);
+    expect(verifyEcdsaSignature({ curve: 'k256', compressed: secp256k1.getPublicKey(secret, false) }, message, sig)).toBe(false);
+    expect(verifyEcdsaSignature(null as unknown as { curve: 'k256'; compressed: Uint8Array }, message, sig)).toBe(false);
+    expect(verifyEcdsaSignature({ curve: 'toString' as 'k256', compressed: secp256k1.getPublicKey(secret, true) }, message, sig)).toBe(false);
   });
 
   it('parseMultikey of a non-string is KEY_UNSUPPORTED, shown by type', () => {
