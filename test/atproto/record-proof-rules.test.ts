@@ -8,6 +8,7 @@ import * as dagCbor from '@ipld/dag-cbor';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { CID } from 'multiformats/cid';
 import { describe, expect, it } from 'vitest';
+import { cidForDagCbor } from '../../src/atproto/cid.js';
 import { verifyRecordProof } from '../../src/atproto/record-proof.js';
 import { errorOf } from '../harness/error-code.js';
 import { cborBlock, joinCar, type CarBlock } from './car-surgery.js';
@@ -83,6 +84,15 @@ describe('the commit must be of the expected repository, and prove the path', ()
     expect(err.message).toBe(`commit ${commit.cid} includes ${COLLECTION}/${RKEY} as ${record.cid}, but the proof lacks that record block`);
   });
 
+  it('a record that is not canonical DAG-CBOR names its block', () => {
+    const unsorted = Uint8Array.of(0xa2, 0x61, 0x62, 0x01, 0x61, 0x61, 0x02);
+    const block = { cid: cidForDagCbor(unsorted), bytes: unsorted };
+    const { car } = proof({ link: block.cid, blocks: [block] });
+    const err = errorOf(() => verifyRecordProof(car, expected));
+    expect(err.code).toBe('CBOR_INVALID');
+    expect(err.message).toMatch(new RegExp(`^record block ${block.cid} is not canonical DAG-CBOR`));
+  });
+
   it('a record block whose bytes are not those its CID names fails the block check first', () => {
     const nonCanonical = cborBlock(1);
     const { car } = proof({ link: nonCanonical.cid, blocks: [{ cid: nonCanonical.cid, bytes: Uint8Array.of(0x18, 0x01) }] });
@@ -113,6 +123,11 @@ describe('repo path segments: NSID and record key characters, never "." or ".."'
     }
     expect(err.code).toBe('INPUT_INVALID');
     expect(err.message).toBe(`${name} ${JSON.stringify(segment.slice(0, 80))} is not a valid repo path segment`);
+  });
+
+  it('an invalid segment is shown cut to 80 characters', () => {
+    const rkey = '?'.repeat(100);
+    expect(errorOf(() => verifyRecordProof(proof().car, { ...expected, rkey })).message).toBe(`rkey ${JSON.stringify('?'.repeat(80))} is not a valid repo path segment`);
   });
 
   it('a segment that is not a string is shown by its type', () => {
