@@ -111,6 +111,39 @@ describe('several matching policies', () => {
     ]);
   });
 
+  it('a named DID that fails every matching policy gets no trustedAs', () => {
+    const expired = parseTrustPolicy(
+      `version: "1.0"\ntrustedDIDs:\n  ${ALICE}: {name: Alice, expiresAt: "2025-01-01T00:00:00Z"}\npolicies:\n  - {name: gate, scope: "ghcr.io/**", trustedDIDs: [${ALICE}]}\n`,
+    );
+    const d = evaluateTrust(expired, { image: 'ghcr.io/a/b', did: ALICE, signedAt: SIGNED, now: NOW });
+    expect(d.allowed).toBe(false);
+    expect('trustedAs' in d).toBe(false);
+  });
+
+  it('the lists in messages are comma separated', () => {
+    const two = parseTrustPolicy(
+      `version: "1.0"\ntrustedDIDs:\n  ${ALICE}: {keys: [${KEY}, ${OTHER}]}\n  ${BOB}: {}\npolicies:\n  - {name: gate, scope: "ghcr.io/**", trustedDIDs: [${ALICE}, ${BOB}]}\n`,
+    );
+    const stranger = 'did:plc:eveeeeeeeeeeeeeeeeeeeeee';
+    expect(evaluateTrust(two, { image: 'ghcr.io/a/b', did: stranger, signedAt: SIGNED, now: NOW }).failures[0]!.message).toBe(
+      `${stranger} is not among the DIDs policy "gate" for ghcr.io/a/b trusts (${ALICE}, ${BOB})`,
+    );
+    const third = formatMultikey({ curve: 'k256', compressed: secp256k1.getPublicKey(secp256k1.utils.randomSecretKey(), true) });
+    expect(evaluateTrust(two, { image: 'ghcr.io/a/b', did: ALICE, signedAt: SIGNED, now: NOW, signingKey: third }).failures[0]!.message).toBe(
+      `${ALICE} signed with ${third}, which is not among its 2 pinned key(s) ${KEY}, ${OTHER} (policy "gate" for ghcr.io/a/b)`,
+    );
+  });
+
+  it('matchingPolicies through a mirror names the origin and the mapping', () => {
+    const mirrored = parseTrustPolicy(
+      `version: "1.0"\ntrustedDIDs:\n  ${ALICE}: {}\npolicies:\n  - {name: origin, scope: "atcr.io/**", trustedDIDs: [${ALICE}]}\nregistries:\n  - {host: mirror.corp, mirrorOf: atcr.io}\n`,
+    );
+    const m = matchingPolicies(mirrored, 'mirror.corp/a/b');
+    expect(m.origin).toBe('atcr.io/a/b');
+    expect(m.mapping?.applied).toBe(true);
+    expect(m.rules.map((r) => r.name)).toEqual(['origin']);
+  });
+
   it('a trusted DID without a name: trustedAs is absent and messages show the DID alone', () => {
     const bobOnly = policyOf(`  - {name: gate, scope: "ghcr.io/**", trustedDIDs: [${BOB}]}\n`);
     const d = judge(bobOnly, 'ghcr.io/a/b', BOB);
