@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseTrustPolicy } from '../../src/policy/trust-policy.js';
-import { pointerOf, pointerSegments } from '../../src/policy/yaml-position.js';
+import { pointerOf, pointerSegments } from '../../src/policy/json-pointer.js';
 import { errorOf } from '../harness/error-code.js';
 
 const A = 'did:plc:aliceaaaaaaaaaaaaaaaaaaa';
@@ -24,11 +24,11 @@ describe('schema failures, each at its line and column', () => {
     ['a misspelt policy key', `version: "1.0"\ntrustedDIDs:\n  ${A}: {}\npolicies:\n  - {name: p, scopee: "x", trustedDIDs: [${A}]}\n`,
       'trust policy p.yaml:5:5: /policies/0: missing required key "scope"; p.yaml:5:15: /policies/0/scopee: unknown key "scopee" (did you mean "scope"?); allowed keys: name, scope, require, trustedDIDs, action'],
     ['an unknown key too far from any to guess', `version: "1.0"\ntrustedDIDs:\n  ${A}: {zzzzzzzz: 1}\npolicies: []\n`,
-      `trust policy p.yaml:3:38: /trustedDIDs/${A}/zzzzzzzz: unknown key "zzzzzzzz"; allowed keys: name, validFrom, expiresAt, keys`],
+      `trust policy p.yaml:3:38: /trustedDIDs/${A}/zzzzzzzz: unknown key "zzzzzzzz"; allowed keys: name, validFrom, expiresAt, keys, offline`],
     ['a list item that is no DID', `version: "1.0"\ntrustedDIDs:\n  ${A}: {}\npolicies:\n  - {name: p, scope: "ghcr.io/**", trustedDIDs: [did:plc:x]}\n`,
       `trust policy p.yaml:5:50: /policies/0/trustedDIDs/0: ${DID_RULE}`],
     ['a key with / and ~ in it', `version: "1.0"\ntrustedDIDs:\n  ${A}: {"a/b~c": 1}\npolicies: []\n`,
-      `trust policy p.yaml:3:38: /trustedDIDs/${A}/a~1b~0c: unknown key "a/b~c"; allowed keys: name, validFrom, expiresAt, keys`],
+      `trust policy p.yaml:3:38: /trustedDIDs/${A}/a~1b~0c: unknown key "a/b~c"; allowed keys: name, validFrom, expiresAt, keys, offline`],
     ['a value reached through a YAML alias', `version: "1.0"\ntrustedDIDs:\n  ${A}: &a {name: 5}\n  did:plc:bobbbbbbbbbbbbbbbbbbbbbb: *a\npolicies: []\n`,
       `trust policy p.yaml:3:47: /trustedDIDs/${A}/name: must be a non-empty display name of at most 256 characters; p.yaml:3:47: /trustedDIDs/did:plc:bobbbbbbbbbbbbbbbbbbbbbb/name: must be a non-empty display name of at most 256 characters`],
   ])('%s', (_name, text, message) => {
