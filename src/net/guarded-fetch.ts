@@ -43,23 +43,38 @@ export const MAX_REDIRECTS = 3;
 /** Counts outbound requests so the benchmark can report round trips. */
 export const networkStats = { requests: 0 };
 
-// The https pool is made on the first https request (node:https is loaded lazily, see lazy-https.ts).
-const agents: { http: http.Agent; https: https.Agent | undefined } = {
-  http: new http.Agent({ keepAlive: true, maxSockets: 64 }),
-  https: undefined,
-};
+// Keep-alive pools, one per network allowance: a pooled socket is reused without a DNS lookup, so
+// the address check it passed must be the one the next request would have to pass. A socket a
+// private-network-allowed caller opened to an internal host is never handed to a public-only one.
+// The https pools are made on the first https request (node:https is loaded lazily, see lazy-https.ts).
+interface Pools {
+  http: http.Agent | undefined;
+  https: https.Agent | undefined;
+}
+const pools: { public: Pools; private: Pools } = { public: { http: undefined, https: undefined }, private: { http: undefined, https: undefined } };
 
-function httpsAgent(): https.Agent {
-  agents.https ??= new (httpsModule().Agent)({ keepAlive: true, maxSockets: 64 });
-  return agents.https;
+function poolFor(allowPrivateNetwork: boolean, isHttps: boolean): http.Agent {
+  const p = allowPrivateNetwork ? pools.private : pools.public;
+  if (isHttps) return (p.https ??= new (httpsModule().Agent)({ keepAlive: true, maxSockets: 64 }));
+  return (p.http ??= new http.Agent({ keepAlive: true, maxSockets: 64 }));
+}
+
+/**
+ * The agent for one request. With extra CA certificates (a private did:web host, tests) no pool is
+ * used (`agent: false`): never Node's process-wide global agent, whose pool ignores the allowance.
+ */
+export function agentFor(policy: Pick<FetchPolicy, 'allowPrivateNetwork' | 'ca'>, isHttps: boolean): http.Agent | false {
+  return policy.ca ? false : poolFor(policy.allowPrivateNetwork, isHttps);
 }
 
 /** Closes pooled connections, so a short-lived process exits at once. */
 export function closeIdleConnections(): void {
-  agents.http.destroy();
-  agents.https?.destroy();
-  agents.http = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  agents.https = undefined;
+  for (const p of [pools.public, pools.private]) {
+    p.http?.destroy();
+    p.https?.destroy();
+    p.http = undefined;
+    p.https = undefined;
+  }
 }
 
 /**
@@ -131,7 +146,7 @@ function requestOnce(url: URL, req: FetchRequest, policy: FetchPolicy, signal: A
     networkStats.requests++;
     const r = (isHttps ? httpsModule() : http).request(url, {
       method: 'GET',
-      agent: policy.ca ? undefined : isHttps ? httpsAgent() : agents.http,
+      agent: agentFor(policy, isHttps),
       ...(policy.ca ? { ca: policy.ca } : {}),
       lookup: guardedLookup(policy.allowPrivateNetwork),
       headers: { accept: req.accept ?? '*/*', 'user-agent': 'atproto-verifier' },

@@ -75,6 +75,12 @@ export class RegistryClient {
   private readonly base: URL;
   private readonly options: RegistryClientOptions;
   private readonly agent: http.Agent | https.Agent;
+  /**
+   * This client's own pools for other origins (redirect targets, the token realm), made on first
+   * use. Never Node's global agents: their pools are keyed by host:port, so a socket another
+   * client opened under a wider network allowance would be reused here with no address check.
+   */
+  private readonly otherOrigins: { http?: http.Agent; https?: https.Agent } = {};
   /** Authorization header per scope, learned from challenges. */
   private readonly auth = new BoundedLru<string, string>(MAX_CACHED_TOKENS);
   private readonly lookup: LookupFunction;
@@ -94,13 +100,27 @@ export class RegistryClient {
 
   /** Drops pooled connections so a short-lived process can exit. */
   close(): void {
-    this.agent.destroy();
+    this.destroyAgents();
   }
 
   /** Closes the connections once the requests in progress are done (a pool evicting this client). */
   retire(): void {
     this.retired = true;
-    if (this.active === 0) this.agent.destroy();
+    if (this.active === 0) this.destroyAgents();
+  }
+
+  private destroyAgents(): void {
+    this.agent.destroy();
+    this.otherOrigins.http?.destroy();
+    this.otherOrigins.https?.destroy();
+    delete this.otherOrigins.http;
+    delete this.otherOrigins.https;
+  }
+
+  /** The pool for an origin other than the registry's: same network allowance as the client. */
+  private agentForOtherOrigin(url: URL): http.Agent | https.Agent {
+    if (url.protocol === 'https:') return (this.otherOrigins.https ??= new (httpsModule().Agent)({ keepAlive: true }));
+    return (this.otherOrigins.http ??= new http.Agent({ keepAlive: true }));
   }
 
   async getManifest(repository: string, reference: string, opts: { maxBytes?: number; notFound?: ErrorCode } = {}): Promise<FetchedManifest> {
@@ -264,7 +284,7 @@ export class RegistryClient {
       return answer.res;
     } finally {
       this.active--;
-      if (this.retired && this.active === 0) this.agent.destroy();
+      if (this.retired && this.active === 0) this.destroyAgents();
     }
   }
 
@@ -303,7 +323,7 @@ export class RegistryClient {
         headers,
         maxBytes: opts.maxBytes,
         timeoutMs: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-        agent: sameOrigin ? this.agent : target.protocol === 'https:' ? httpsModule().globalAgent : http.globalAgent,
+        agent: sameOrigin ? this.agent : this.agentForOtherOrigin(target),
         lookup: this.lookup,
         ...(sameOrigin ? {} : { label: `${method} ${url.pathname} (after a redirect from ${this.registry})` }),
         ...(opts.body ? { body: opts.body } : {}),
@@ -342,7 +362,7 @@ export class RegistryClient {
     }
     const token = await fetchBearerToken(challenge, challenge.scope ?? scope, credentials, {
       registry: this.registry,
-      agentFor: (u) => (u.protocol === 'https:' ? httpsModule().globalAgent : http.globalAgent),
+      agentFor: (u) => this.agentForOtherOrigin(u),
       timeoutMs: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       allowHttp: this.options.useHttp === true,
       allowPrivateNetwork: this.options.allowPrivateNetwork === true,
