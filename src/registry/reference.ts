@@ -45,7 +45,52 @@ export function registryHostProblem(host: string): string | undefined {
   if (!HOST.test(host)) return `"${host.slice(0, 80)}" is not a valid registry host`;
   const port = /:([0-9]+)$/.exec(host);
   if (port && (!PORT.test(host) || Number(port[1]) > 65535)) return `"${host.slice(0, 80)}" has port ${port[1]}, which is not 1-65535 written without leading zeros`;
-  if (urlHost(host) === undefined) return `"${host.slice(0, 80)}" is not a host a URL can name (a last label of digits must make an IPv4 address)`;
+  const normalised = urlHost(host);
+  if (normalised === undefined) return `"${host.slice(0, 80)}" is not a host a URL can name (a last label of digits must make an IPv4 address)`;
+  const embedded = embeddedIpv4Form(normalised);
+  if (embedded) {
+    return `"${host.slice(0, 80)}" is an IPv6 address that carries an IPv4 address (${embedded}); refused as a registry host because which IPv4 address it reaches depends on the network, so scopes written for the IPv4 name could not be relied on to cover it: write the registry's IPv4 address or host name`;
+  }
+  return undefined;
+}
+
+/** The eight 16-bit groups of a bracketed IPv6 host as the URL parser prints it (`[a::b]:port`), or undefined. */
+function ipv6HostGroups(urlHostText: string): number[] | undefined {
+  // The URL parser prints IPv6 in one form (lower-case hex, `::` compressed, no dotted quad),
+  // so a small split suffices; node:net's isIP would compile a large regex on its first call.
+  const m = /^\[([0-9a-f:]+)\](?::\d+)?$/.exec(urlHostText);
+  if (!m) return undefined;
+  const [head, tail] = m[1]!.includes('::') ? m[1]!.split('::') : [m[1]!, undefined];
+  const parse = (part: string | undefined) => (part ? part.split(':').map((g) => parseInt(g, 16)) : []);
+  const left = parse(head);
+  const right = parse(tail);
+  const groups = tail === undefined ? left : [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
+  return groups.length === 8 ? groups : undefined;
+}
+
+/** `[::ffff:a.b.c.d]` (IPv4-mapped, ::ffff:0:0/96) as `a.b.c.d` with its port: the address a dual-stack runtime connects to. */
+function foldIpv4Mapped(urlHostText: string): string {
+  const g = ipv6HostGroups(urlHostText);
+  if (!g || !g.slice(0, 5).every((x) => x === 0) || g[5] !== 0xffff) return urlHostText;
+  const port = /\](:\d+)$/.exec(urlHostText)?.[1] ?? '';
+  return `${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}${port}`;
+}
+
+/**
+ * Which embedded-IPv4 IPv6 form a host is, other than IPv4-mapped (folded instead): IPv4-compatible
+ * (::/96, but not :: and ::1), IPv4-translated (::ffff:0:0:0/96), NAT64 (64:ff9b::/96, 64:ff9b:1::/48),
+ * 6to4 (2002::/16), Teredo (2001::/32). Where the IPv4 address sits, or whether the network
+ * unwraps it, is a deployment's choice, so these are refused rather than guessed.
+ */
+function embeddedIpv4Form(urlHostText: string): string | undefined {
+  const g = ipv6HostGroups(urlHostText);
+  if (!g) return undefined;
+  const zero = (from: number, to: number) => g.slice(from, to).every((x) => x === 0);
+  if (zero(0, 6) && !(g[6] === 0 && g[7]! <= 1)) return 'IPv4-compatible, ::/96';
+  if (zero(0, 4) && g[4] === 0xffff && g[5] === 0) return 'IPv4-translated, ::ffff:0:0:0/96';
+  if (g[0] === 0x64 && g[1] === 0xff9b && (zero(2, 6) || g[2] === 1)) return 'NAT64, 64:ff9b::/96 or 64:ff9b:1::/48';
+  if (g[0] === 0x2002) return '6to4, 2002::/16';
+  if (g[0] === 0x2001 && g[1] === 0) return 'Teredo, 2001::/32';
   return undefined;
 }
 
@@ -53,12 +98,14 @@ export function registryHostProblem(host: string): string | undefined {
  * The one spelling of a registry host: lowercased (DNS is case-insensitive); an IP address in
  * the form the connection uses (`127.1` and `0x7f.0.0.1` are `127.0.0.1`, `[0:0::1]` is `[::1]`,
  * as the WHATWG URL parser our fetches use reads them); Docker Hub's aliases (`index.docker.io`,
- * `registry-1.docker.io`) folded into `docker.io`; and the https default port `:443` dropped (any
+ * `registry-1.docker.io`) folded into `docker.io`; an IPv4-mapped IPv6 literal (`[::ffff:a00:5]`)
+ * folded into its IPv4 form (`10.0.0.5`), so an IPv4 scope covers it; the https default port `:443` dropped (any
  * other port names a different registry and stays). Idempotent. Call it on a host
  * registryHostProblem accepts.
  */
 export function canonicalRegistryHost(host: string): string {
   let canonical = urlHost(host.toLowerCase()) ?? host.toLowerCase();
+  if (canonical.startsWith('[')) canonical = foldIpv4Mapped(canonical);
   if (canonical.endsWith(`:${DEFAULT_PORT}`)) canonical = canonical.slice(0, -DEFAULT_PORT.length - 1);
   return DOCKER_HUB_ALIASES.has(canonical) ? DOCKER_HUB : canonical;
 }
