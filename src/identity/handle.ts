@@ -22,20 +22,33 @@ export function isValidHandle(handle: string): boolean {
 export interface HandleOptions {
   resolver: HandleResolver;
   cache?: TtlCache<string>;
+  /**
+   * Who answers and under which network allowance (e.g. `xrpc https://pds.example private=false`),
+   * part of every cache key: verifiers with another resolver or allowance sharing one cache
+   * directory must not answer for each other.
+   */
+  cacheScope?: string;
   signal?: AbortSignal;
+}
+
+/** The cache scope of a resolver configuration: the resolver's identity and the network allowance. */
+export function handleCacheScope(resolver: { handleResolverUrl?: string | undefined; custom?: boolean }, allowPrivateNetwork: boolean): string {
+  const who = resolver.custom ? 'custom' : resolver.handleResolverUrl ? `xrpc ${resolver.handleResolverUrl}` : 'dns+well-known';
+  return `${who} private=${allowPrivateNetwork}`;
 }
 
 export async function verifyHandle(claimed: string | undefined, did: string, options: HandleOptions): Promise<HandleStatus> {
   if (!claimed) return { handle: undefined, verified: false, reason: 'DID document claims no handle (alsoKnownAs)' };
   if (!isValidHandle(claimed)) return { handle: undefined, verified: false, reason: `claimed handle "${claimed.slice(0, 64)}" is not valid syntax` };
-  let resolved = options.cache?.get(claimed);
+  const cacheKey = `${options.cacheScope ?? ''}\n${claimed}`;
+  let resolved = options.cache?.get(cacheKey);
   if (resolved === undefined) {
     try {
       resolved = (await options.resolver(claimed, options.signal)) ?? '';
     } catch (err) {
       return { handle: claimed, verified: false, reason: `handle ${claimed} did not resolve: ${err instanceof Error ? err.message : String(err)}` };
     }
-    if (resolved) options.cache?.set(claimed, resolved);
+    if (resolved) options.cache?.set(cacheKey, resolved);
   }
   if (resolved !== did) {
     return { handle: claimed, verified: false, reason: resolved ? `handle ${claimed} resolves to ${resolved}, not ${did}` : `handle ${claimed} does not resolve to a DID` };

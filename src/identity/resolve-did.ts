@@ -32,7 +32,8 @@ export async function resolveDid(did: string, options: DidResolverOptions): Prom
   const location = locateDid(did, options.allowPrivateNetwork);
   if (location.method === 'plc') return resolvePlcDid(did, options);
   const url = didDocumentUrl(location, options.plcDirectory);
-  const cacheKey = `${url}`;
+  // A document fetched under a private-network allowance is not served to a verifier without one.
+  const cacheKey = `${url} private=${options.allowPrivateNetwork === true}`;
   const cached = options.cache?.get(cacheKey);
   if (cached !== undefined) return parseDidDocument(cached, did, options.allowPrivateNetwork);
 

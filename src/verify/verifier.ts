@@ -4,7 +4,7 @@ import { parseTid } from '../atproto/tid.js';
 import { verifyRecordProof, type RecordProof } from '../atproto/record-proof.js';
 import { asVerificationError, VerificationError } from '../errors.js';
 import type { AtprotoIdentity } from '../identity/did-document.js';
-import { standardHandleResolver, xrpcHandleResolver, verifyHandle, type HandleResolver, type HandleStatus } from '../identity/handle.js';
+import { handleCacheScope, standardHandleResolver, xrpcHandleResolver, verifyHandle, type HandleResolver, type HandleStatus } from '../identity/handle.js';
 import { resolveDid } from '../identity/resolve-did.js';
 import { TtlCache } from '../identity/ttl-cache.js';
 import { claimDecision } from '../policy/claims.js';
@@ -109,6 +109,7 @@ export class Verifier {
   private readonly didCache: TtlCache<unknown>;
   private readonly handleCache: TtlCache<string>;
   private readonly handleResolver: HandleResolver;
+  private readonly handleCacheScope: string;
   private readonly now: () => Date;
   /** DID resolutions started by prefetchIdentities and not settled yet, with the signal they run under. */
   private readonly prefetched = new Map<string, { signal: AbortSignal | undefined; identity: Promise<AtprotoIdentity> }>();
@@ -125,6 +126,7 @@ export class Verifier {
     this.handleResolver =
       deps.handleResolver ??
       (settings.handleResolverUrl ? xrpcHandleResolver(settings.handleResolverUrl, fetchPolicy) : standardHandleResolver(fetchPolicy));
+    this.handleCacheScope = handleCacheScope({ handleResolverUrl: settings.handleResolverUrl, custom: deps.handleResolver !== undefined }, settings.allowPrivateNetwork);
   }
 
   get policy(): TrustPolicy | undefined {
@@ -368,6 +370,7 @@ export class Verifier {
     return verifyHandle(identity.claimedHandle, identity.did, {
       resolver: this.handleResolver,
       cache: this.handleCache,
+      cacheScope: this.handleCacheScope,
       ...(signal ? { signal } : {}),
     });
   }
