@@ -170,7 +170,7 @@ export class BatchVerifier {
       const refusedOnClaim = verification.signatures.filter((s) => s.outcome.refusedOnClaim).length;
       if (refusedOnClaim > 0) metrics.untrustedClaims.inc(refusedOnClaim);
       const answer = answerFromVerification(key, verification, engine.policy);
-      this.remember(cacheKey, answer, engine.policy);
+      this.remember(cacheKey, answer);
       log.info('verified', {
         image: key,
         pinned: pinned.pinned,
@@ -196,13 +196,16 @@ export class BatchVerifier {
     }
   }
 
-  /** Caches decisive answers: successes for the TTL (never past the signer's expiresAt), refusals briefly, transient errors never. */
-  private remember(cacheKey: string, answer: KeyAnswer, policy: TrustPolicy): void {
+  /**
+   * Caches decisive answers: successes for the TTL but never past the moment trust in ANY signer
+   * that counted ends (answer.trustEndsAt: with require.signers: 2, the second signer's expiry
+   * unmakes the quorum as surely as the first's), refusals briefly, transient errors never.
+   */
+  private remember(cacheKey: string, answer: KeyAnswer): void {
     const { enabled, ttlMs } = this.opts.cache;
     if (!enabled || isTransient(answer.value.error)) return;
     let ttl = answer.value.isSuccess ? ttlMs : Math.min(ttlMs, NEGATIVE_TTL_MS);
-    const expiresAt = answer.value.did ? policy.trustedDIDs.get(answer.value.did)?.expiresAt : undefined;
-    if (answer.value.isSuccess && expiresAt) ttl = Math.min(ttl, expiresAt.getTime() - this.now());
+    if (answer.value.isSuccess && answer.trustEndsAt !== undefined) ttl = Math.min(ttl, answer.trustEndsAt - this.now());
     this.cache.set(cacheKey, answer, ttl);
   }
 }

@@ -61,6 +61,12 @@ export interface ItemValue {
 export interface KeyAnswer {
   value: ItemValue;
   result: VerificationResult;
+  /**
+   * When the policy's trust in any signer that counted ends (the earliest expiresAt among them):
+   * past it a fresh verification could refuse the image (a k-of-n quorum short of one), so a
+   * cached success must not outlive it. Not on the wire; absent when no counted signer expires.
+   */
+  trustEndsAt?: number;
 }
 
 /** Steps whose failures say nothing about the image itself: worth retrying, never worth caching. */
@@ -117,7 +123,18 @@ export function answerFromVerification(key: string, verification: ImageVerificat
     cached: false,
     ...(o.error && !verification.isSuccess ? { error: itemError(o.error) } : {}),
   };
-  return { value, result: resultOf(value) };
+  const trustEndsAt = earliestTrustEnd(policy, [...(o.did ? [o.did] : []), ...(verification.quorum?.signers.map((s) => s.did) ?? [])]);
+  return { value, result: resultOf(value), ...(trustEndsAt !== undefined ? { trustEndsAt } : {}) };
+}
+
+/** The earliest expiresAt (ms) the policy sets for any of `dids`; undefined when none expires. */
+export function earliestTrustEnd(policy: TrustPolicy, dids: readonly string[]): number | undefined {
+  let earliest: number | undefined;
+  for (const did of dids) {
+    const ends = policy.trustedDIDs.get(did)?.expiresAt?.getTime();
+    if (ends !== undefined && (earliest === undefined || ends < earliest)) earliest = ends;
+  }
+  return earliest;
 }
 
 /** The answer for a key that failed before any signature was looked at (bad reference, registry down, budget). */
