@@ -19,6 +19,12 @@ import type { ProviderMetrics } from './metrics.js';
  * it has been quiet for SETTLE_MS, and its identity, size, mtime and ctime must be the same before
  * the read, through it and after it; otherwise nothing is decided and it is read again later.
  * Start-up reads it the same way, and every accepted text passes parseTrustPolicy's checks.
+ *
+ * Quiet for SETTLE_MS is not proof of a complete file: a writer may pause longer between chunks
+ * (adversarial review). So a CHANGED file is adopted only after two reads at least CONFIRM_MS
+ * apart gave the same bytes from the same, unchanged file; the very first load reads once, since
+ * nothing is being replaced then. A file modified in place (same inode, new mtime) is also logged
+ * as a warning: updates must replace the file by rename, as ConfigMap volumes do.
  */
 
 export interface PolicyStatus {
@@ -46,6 +52,16 @@ const DEBOUNCE_MS = 100;
 export const SETTLE_MS = 200;
 /** How long one reload waits for a file that keeps changing before it gives up until the next one. */
 const MAX_SETTLE_WAIT_MS = 5_000;
+/** A changed file must read the same twice, this far apart, before it replaces the policy in use. */
+export const CONFIRM_MS = 1_000;
+/** How many reads one reload makes to confirm a file that keeps changing before it gives up. */
+const MAX_CONFIRM_READS = 6;
+
+/** One complete read: the text and the file it came from. */
+interface FileRead {
+  text: string;
+  stats: BigIntStats;
+}
 
 export class PolicyWatcher {
   private current: TrustPolicy | undefined;
@@ -57,6 +73,12 @@ export class PolicyWatcher {
   private debounce: NodeJS.Timeout | undefined;
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
+  /** The last read confirmed by a second identical one (or the start-up read): no need to wait on it again. */
+  private confirmed: FileRead | undefined;
+  /** The mtime last warned about for an in-place modification, so each change is warned about once. */
+  private warnedInPlace: bigint | undefined;
+  /** Only the first load (start-up: nothing to replace) may adopt a single read. */
+  private firstLoad = true;
 
   constructor(
     readonly path: string,
@@ -124,7 +146,7 @@ export class PolicyWatcher {
     const { log, metrics } = this.opts;
     let policy: TrustPolicy;
     try {
-      const read = await readSettledFile(this.path, () => this.closed);
+      const read = await this.confirmedRead();
       if (read.kind === 'unsettled') {
         // Not a verdict on the policy: the file is still being written. Decide nothing now.
         log.warn('trust policy file keeps changing; not read this time', { path: this.path, reason: read.why });
@@ -162,9 +184,53 @@ export class PolicyWatcher {
     });
     this.opts.onPolicy?.(policy);
   }
+
+  /**
+   * The file's text, confirmed: unchanged from the last confirmed read, or read at start-up, or
+   * read twice CONFIRM_MS apart with the same bytes from the same unchanged file. A half-written
+   * file whose writer pauses (longer than SETTLE_MS, shorter than CONFIRM_MS) reads differently
+   * the second time and is not adopted; the finished file then confirms itself on the next reads.
+   */
+  private async confirmedRead(): Promise<SettledRead> {
+    const initial = this.firstLoad;
+    this.firstLoad = false;
+    let first = await readSettledFile(this.path, () => this.closed);
+    if (first.kind === 'unsettled') return first;
+    const previous = this.confirmed;
+    if (initial || (previous && sameRead(previous, first))) {
+      this.confirmed = { text: first.text, stats: first.stats };
+      return first;
+    }
+    if (previous) this.warnIfModifiedInPlace(previous.stats, first.stats);
+    for (let reads = 1; reads < MAX_CONFIRM_READS && !this.closed; reads++) {
+      await sleep(CONFIRM_MS);
+      const again = await readSettledFile(this.path, () => this.closed);
+      if (again.kind === 'unsettled') return again;
+      if (sameRead(first, again)) {
+        this.confirmed = { text: again.text, stats: again.stats };
+        return again;
+      }
+      first = again;
+    }
+    return { kind: 'unsettled', why: `it read differently on each of ${MAX_CONFIRM_READS} reads ${CONFIRM_MS} ms apart` };
+  }
+
+  private warnIfModifiedInPlace(before: BigIntStats, now: BigIntStats): void {
+    if (before.dev !== now.dev || before.ino !== now.ino || before.mtimeNs === now.mtimeNs || this.warnedInPlace === now.mtimeNs) return;
+    this.warnedInPlace = now.mtimeNs;
+    this.opts.log.warn(
+      'trust policy file was modified in place (same inode, new mtime): a reader can catch it half-written. Update it by writing a new file and renaming it over the old one (ConfigMap volumes do); the change is adopted only once two reads 1 s apart agree',
+      { path: this.path },
+    );
+  }
 }
 
-type SettledRead = { kind: 'text'; text: string } | { kind: 'unsettled'; why: string };
+/** Two reads of the same, unchanged file with the same bytes. */
+function sameRead(a: FileRead, b: FileRead): boolean {
+  return a.text === b.text && sameFile(a.stats, b.stats);
+}
+
+type SettledRead = ({ kind: 'text' } & FileRead) | { kind: 'unsettled'; why: string };
 
 /**
  * The whole text of `path` from one read during which it did not change, taken once the file has
@@ -184,7 +250,7 @@ export async function readSettledFile(path: string, closed: () => boolean = () =
     const quiet = age >= SETTLE_MS || now - unchangedSince.at >= SETTLE_MS;
     if (quiet) {
       const read = await readOnce(path, before);
-      if (read !== undefined) return { kind: 'text', text: read };
+      if (read !== undefined) return { kind: 'text', text: read, stats: before };
       why = 'it changed while it was read';
     } else {
       why = `it was written ${Math.max(0, Math.round(age))} ms ago`;
