@@ -30,7 +30,7 @@ export function checkPdsEndpoint(endpoint: string, did: string, allowPrivateNetw
     throw new VerificationError('DID_DOCUMENT_INVALID', `DID document for ${did}: PDS endpoint refused: ${message}`);
   }
   if (url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) {
-    throw new VerificationError('DID_DOCUMENT_INVALID', `DID document for ${did}: PDS endpoint ${endpoint} must be a bare origin`);
+    throw new VerificationError('DID_DOCUMENT_INVALID', `DID document for ${did}: PDS endpoint ${url.origin} must be a bare origin (no path, query or fragment)`);
   }
   return url.origin;
 }

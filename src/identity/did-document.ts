@@ -23,11 +23,13 @@ function isFragment(id: unknown, did: string, fragment: string): boolean {
 export function parseDidDocument(raw: unknown, did: string, allowPrivateNetwork: boolean): AtprotoIdentity {
   const parsed = didDocumentValidator.safeParse(raw);
   if (!parsed.success) {
-    throw new VerificationError('DID_DOCUMENT_INVALID', `DID document for ${did} is malformed: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    // Named by the schema path only: a validator's message may quote the document's own text.
+    const path = (parsed.error.issues[0]?.path ?? []).filter((k) => typeof k === 'number' || /^[A-Za-z@]{1,32}$/.test(String(k))).join('.');
+    throw new VerificationError('DID_DOCUMENT_INVALID', `DID document for ${did} is malformed${path ? ` at ${path}` : ''} (not a valid DID document)`);
   }
   const doc = parsed.data;
   if (doc.id !== did) {
-    throw new VerificationError('DID_DOCUMENT_INVALID', `DID document is for ${doc.id}, not the requested ${did}`);
+    throw new VerificationError('DID_DOCUMENT_INVALID', `DID document names another DID, not the requested ${did}`);
   }
   const methods = (doc.verificationMethod ?? []).filter((m) => typeof m === 'object' && isFragment(m.id, did, 'atproto'));
   const services = (doc.service ?? []).filter((s) => isFragment(s.id, did, 'atproto_pds'));

@@ -51,7 +51,12 @@ export async function verifyHandle(claimed: string | undefined, did: string, opt
     if (resolved) options.cache?.set(cacheKey, resolved);
   }
   if (resolved !== did) {
-    return { handle: claimed, verified: false, reason: resolved ? `handle ${claimed} resolves to ${resolved}, not ${did}` : `handle ${claimed} does not resolve to a DID` };
+    // The DID a handle host answered is its own text: not named (issue 15).
+    return {
+      handle: claimed,
+      verified: false,
+      reason: resolved ? `handle ${claimed} resolves to another DID, not ${did}` : `handle ${claimed} does not resolve to a DID`,
+    };
   }
   return { handle: claimed, verified: true };
 }

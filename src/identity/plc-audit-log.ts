@@ -183,11 +183,11 @@ export function replayPlcAuditLog(did: string, entries: unknown): PlcLogReplay {
     } else {
       if (op.prev === null) throw invalid(`entry ${i} is a second genesis operation (prev null)`);
       prev = nodes.get(op.prev);
-      if (prev === undefined) throw invalid(`entry ${i}: prev ${op.prev} is not an earlier operation in the log`);
+      if (prev === undefined) throw invalid(`entry ${i}: its prev is not an earlier operation in the log`);
       if (prev.nullified) throw invalid(`entry ${i} extends entry ${prev.index}, which a recovery nullified`);
       if (prev.state === null) throw invalid(`entry ${i} extends entry ${prev.index}, a tombstone`);
       // Both a plain update (prev is the head) and a fork must come after the current head.
-      if (entry.createdAtMs <= head.createdAtMs) throw invalid(`entry ${i} (createdAt ${entry.createdAt}) is not later than the operation it follows`);
+      if (entry.createdAtMs <= head.createdAtMs) throw invalid(`entry ${i} (createdAt ${new Date(entry.createdAtMs).toISOString()}) is not later than the operation it follows`);
       allowed = prev.allowedKeys;
     }
 
@@ -264,7 +264,7 @@ class RotationKeys {
       try {
         key = parseDidKey(didKey);
       } catch (err) {
-        throw this.invalid(`rotation key ${JSON.stringify(didKey.slice(0, 80))} tried for entry ${index} is not a K-256 or P-256 did:key`, err);
+        throw this.invalid(`a rotation key tried for entry ${index} is not a K-256 or P-256 did:key`, err);
       }
       this.parsed.set(didKey, key);
     }
@@ -286,15 +286,15 @@ const DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\
 
 function parseEntry(raw: unknown, index: number, did: string, invalid: Invalid): ParsedEntry {
   if (!isJsonObject(raw)) throw invalid(`entry ${index} is ${describe(raw)}, not an object`);
-  if (raw['did'] !== did) throw invalid(`entry ${index} is for ${describe(raw['did'])}`);
+  if (raw['did'] !== did) throw invalid(`entry ${index} is for ${typeof raw['did'] === 'string' ? 'another DID' : describe(raw['did'])}`);
   const { cid, nullified, createdAt } = raw;
   if (typeof cid !== 'string') throw invalid(`entry ${index} has no cid`);
   if (typeof nullified !== 'boolean') throw invalid(`entry ${index} has no boolean nullified flag`);
   const createdAtMs = typeof createdAt === 'string' && DATETIME.test(createdAt) ? Date.parse(createdAt) : NaN;
-  if (!Number.isFinite(createdAtMs)) throw invalid(`entry ${index}: createdAt ${describe(createdAt)} is not an RFC 3339 datetime`);
+  if (!Number.isFinite(createdAtMs)) throw invalid(`entry ${index}: createdAt is ${describe(createdAt)}, not an RFC 3339 datetime`);
   const operation = parseOperation(raw['operation'], index, invalid);
   const computed = cidForDagCbor(operation.signedBytes).toString();
-  if (cid !== computed) throw invalid(`entry ${index}: cid ${describe(cid)} is not the CID of its operation (${computed})`);
+  if (cid !== computed) throw invalid(`entry ${index}: its cid is not the CID of its operation (${computed})`);
   return { operation, cid, nullified, createdAt: createdAt as string, createdAtMs };
 }
 
@@ -306,13 +306,13 @@ const SHAPES = {
 } as const;
 
 function parseOperation(raw: unknown, index: number, invalid: Invalid): ParsedOperation {
-  const bad = (reason: string) => invalid(`entry ${index}: operation ${reason}`);
+  const bad = (reason: string, cause?: unknown) => invalid(`entry ${index}: operation ${reason}`, cause);
   if (!isJsonObject(raw)) throw bad(`is ${describe(raw)}, not an object`);
   const type = raw['type'];
-  if (type !== 'plc_operation' && type !== 'create' && type !== 'plc_tombstone') throw bad(`has type ${describe(type)}`);
+  if (type !== 'plc_operation' && type !== 'create' && type !== 'plc_tombstone') throw bad(`has an unknown type (${describe(type)})`);
   const fields = SHAPES[type] as readonly string[];
   const extra = Object.keys(raw).find((k) => !fields.includes(k));
-  if (extra !== undefined) throw bad(`(${type}) has an unexpected field ${JSON.stringify(extra.slice(0, 40))}`);
+  if (extra !== undefined) throw bad(`(${type}) has an unexpected field`);
   const missing = fields.find((k) => !Object.hasOwn(raw, k));
   if (missing !== undefined) throw bad(`(${type}) lacks ${missing}`);
   const { prev, sig } = raw;
@@ -345,7 +345,7 @@ function parseOperation(raw: unknown, index: number, invalid: Invalid): ParsedOp
     signedBytes = dagCbor.encode(raw);
     unsignedBytes = dagCbor.encode(Object.fromEntries(Object.entries(raw).filter(([k]) => k !== 'sig')));
   } catch (err) {
-    throw bad(`cannot be encoded as DAG-CBOR: ${err instanceof Error ? err.message : String(err)}`);
+    throw bad('cannot be encoded as DAG-CBOR', err);
   }
   if (signedBytes.length > MAX_PLC_OPERATION_BYTES) throw bad(`is ${signedBytes.length} bytes of DAG-CBOR; the limit is ${MAX_PLC_OPERATION_BYTES}`);
   return { prev, sig, state, signedBytes, unsignedBytes };
@@ -362,7 +362,7 @@ function parseState(raw: Record<string, unknown>, bad: (reason: string) => Verif
   for (const [id, service] of Object.entries(services)) {
     const fields = isJsonObject(service) ? Object.keys(service) : [];
     if (!isJsonObject(service) || fields.length !== 2 || !isText(service['type']) || !isText(service['endpoint'])) {
-      throw bad(`service ${JSON.stringify(id.slice(0, 40))} is not exactly {type, endpoint} strings`);
+      throw bad('has a service that is not exactly {type, endpoint} strings');
     }
   }
   return {
@@ -384,7 +384,8 @@ function isText(value: unknown): value is string {
 }
 
 function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.slice(0, 80));
+  // The log is the directory's text: its strings are described, never quoted (issue 15).
+  if (typeof value === 'string') return 'a string';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'object' ? 'an object' : typeof value;

@@ -227,14 +227,26 @@ async function requestOnceOnLiveConnection(url: URL, req: FetchRequest, policy: 
 }
 
 function tooLarge(req: FetchRequest, url: URL, policy: FetchPolicy): VerificationError {
-  return new VerificationError('RESPONSE_TOO_LARGE', `${req.purpose}: ${url.host} sent more than ${policy.maxBytes} bytes`);
+  // Named by the first URL's host (ours) when the answer came from a redirect target.
+  const host = new URL(req.url).origin === url.origin ? url.host : `the redirect target of ${new URL(req.url).host} (another origin)`;
+  return new VerificationError('RESPONSE_TOO_LARGE', `${req.purpose}: ${host} sent more than ${policy.maxBytes} bytes`);
+}
+
+/**
+ * Names where a request went, in our words only (issue 15: nothing a remote host says reaches the
+ * caller). The first URL is ours (policy, settings, a DID document); a redirect target is the
+ * remote's choice and is never named in a message.
+ */
+function where(url: URL, start: URL): string {
+  return url.origin === start.origin ? url.host : `the redirect target of ${start.host} (another origin)`;
 }
 
 /** GET with every guard applied; resolves with any HTTP status, rejects only with a VerificationError. */
 export async function guardedFetch(req: FetchRequest, policy: FetchPolicy): Promise<FetchedResponse> {
   const deadline = AbortSignal.timeout(policy.timeoutMs);
   const signal = req.signal ? AbortSignal.any([deadline, req.signal]) : deadline;
-  let url = checkUrl(req.url, policy, req.purpose);
+  const start = checkUrl(req.url, policy, req.purpose);
+  let url = start;
   const progress: Progress = { connected: false };
   try {
     for (let hop = 0; ; hop++) {
@@ -243,37 +255,78 @@ export async function guardedFetch(req: FetchRequest, policy: FetchPolicy): Prom
         return { status: res.status, url: url.toString(), contentType: res.contentType, body: res.body };
       }
       if (!res.location) {
-        throw new VerificationError('NETWORK_ERROR', `${req.purpose}: ${url.host} answered ${res.status} without a Location`);
+        throw new VerificationError('NETWORK_ERROR', `${req.purpose}: ${where(url, start)} answered ${res.status} without a Location`);
       }
       if (hop >= MAX_REDIRECTS) {
-        throw new VerificationError('NETWORK_DENIED', `${req.purpose}: more than ${MAX_REDIRECTS} redirects from ${req.url}`);
+        throw new VerificationError('NETWORK_DENIED', `${req.purpose}: more than ${MAX_REDIRECTS} redirects from ${start.host}`);
       }
-      url = checkUrl(new URL(res.location, url).toString(), policy, req.purpose);
+      url = checkRedirect(res.location, url, start, req, policy);
     }
   } catch (err) {
-    throw describeFailure(err, req, url, policy, deadline, progress);
+    throw describeFailure(err, req, url, start, policy, deadline, progress);
   }
 }
 
-function describeFailure(err: unknown, req: FetchRequest, url: URL, policy: FetchPolicy, deadline: AbortSignal, progress: Progress): VerificationError {
-  if (err instanceof VerificationError) return err;
+/** A redirect target re-checked like the first URL; a refusal says why without naming the target. */
+function checkRedirect(location: string, from: URL, start: URL, req: FetchRequest, policy: FetchPolicy): URL {
+  let target: URL;
+  try {
+    target = new URL(location, from);
+  } catch {
+    throw new VerificationError('NETWORK_ERROR', `${req.purpose}: ${start.host} redirected to an invalid URL`);
+  }
+  try {
+    return checkUrl(target.toString(), policy, req.purpose);
+  } catch (err) {
+    if (!(err instanceof VerificationError)) throw err;
+    throw new VerificationError(
+      err.code,
+      `${req.purpose}: ${start.host} redirected to another origin, refused (https only, no credentials in URLs, public addresses only)`,
+    );
+  }
+}
+
+/** A Node error code is our runtime's word; anything else in an error message may quote the remote. */
+const ERRNO_CODE = /^[A-Z][A-Z0-9_]{1,40}$/;
+
+function describeFailure(
+  err: unknown,
+  req: FetchRequest,
+  url: URL,
+  start: URL,
+  policy: FetchPolicy,
+  deadline: AbortSignal,
+  progress: Progress,
+): VerificationError {
+  if (err instanceof VerificationError) {
+    // The DNS guard names the host and its address: for a redirect target, the remote's choice.
+    if (url.origin !== start.origin && err.code === 'NETWORK_DENIED') {
+      return new VerificationError('NETWORK_DENIED', `${req.purpose}: ${start.host} redirected to another origin that resolves to a private, loopback or reserved address`);
+    }
+    return err;
+  }
   if (deadline.aborted) {
-    const what = progress.connected ? `${url.host} did not answer within ${policy.timeoutMs} ms` : connectionTimedOut(url, policy.timeoutMs);
+    const what = progress.connected
+      ? `${where(url, start)} did not answer within ${policy.timeoutMs} ms`
+      : url.origin === start.origin
+        ? connectionTimedOut(url, policy.timeoutMs)
+        : `no connection to ${where(url, start)} within ${policy.timeoutMs} ms`;
     return new VerificationError('NETWORK_TIMEOUT', `${req.purpose}: ${what}`);
   }
   if (req.signal?.aborted) {
-    return new VerificationError('DEADLINE_EXCEEDED', `${req.purpose}: request to ${url.host} was cancelled`);
+    return new VerificationError('DEADLINE_EXCEEDED', `${req.purpose}: request to ${where(url, start)} was cancelled`);
   }
   const code = (err as NodeJS.ErrnoException)?.code ?? '';
-  const detail = err instanceof Error ? err.message : String(err);
-  return new VerificationError('NETWORK_ERROR', `${req.purpose}: ${url.host} failed (${code || detail})`, { cause: err });
+  // TLS and parser errors quote certificate names and raw bytes the server sent: the code alone.
+  const detail = ERRNO_CODE.test(code) ? code : 'connection error';
+  return new VerificationError('NETWORK_ERROR', `${req.purpose}: ${where(url, start)} failed (${detail})`, { cause: err });
 }
 
-/** Parses a JSON body, naming the source on failure. */
+/** Parses a JSON body; on failure says so in our words (the final URL may be a redirect target). */
 export function parseJsonBody(res: FetchedResponse, purpose: string, code: ErrorCode = 'NETWORK_ERROR'): unknown {
   try {
     return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(res.body));
   } catch {
-    throw new VerificationError(code, `${purpose}: ${res.url} did not return valid JSON`);
+    throw new VerificationError(code, `${purpose}: the answer (HTTP ${res.status}) is not valid JSON`);
   }
 }

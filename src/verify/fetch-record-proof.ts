@@ -39,11 +39,13 @@ export async function fetchRecordProof(
   } catch {
     // not JSON: report the status alone
   }
+  // The error name decides the code and, being one of these fixed words, may be named; any other
+  // error name or message is the PDS's own text and is never echoed (issue 15).
   if (/^(RecordNotFound|RepoNotFound|RepoDeactivated|RepoTakendown|RepoSuspended)$/.test(xrpcError)) {
     throw new VerificationError('RECORD_NOT_FOUND', `PDS ${pdsEndpoint} answered ${xrpcError} for at://${record.did}/${record.collection}/${record.rkey}`);
   }
   throw new VerificationError(
     'PDS_FETCH_FAILED',
-    `PDS ${pdsEndpoint} answered HTTP ${res.status}${xrpcError ? ` (${xrpcError})` : ''} for ${record.collection}/${record.rkey}`,
+    `PDS ${pdsEndpoint} answered HTTP ${res.status}${xrpcError ? ' (an XRPC error)' : ''} for ${record.collection}/${record.rkey}`,
   );
 }

@@ -53,7 +53,7 @@ describe('handle cache keys carry the resolver identity and the network allowanc
       cacheScope: handleCacheScope({}, false),
     });
     expect(pubCalls).toEqual([HANDLE]);
-    expect(publicOnly).toMatchObject({ verified: false, reason: expect.stringContaining(`resolves to ${ALICE}`) });
+    expect(publicOnly).toMatchObject({ verified: false, reason: expect.stringContaining('resolves to another DID') });
   });
 
   it('the same configuration in another process still reuses its own cached answer', async () => {

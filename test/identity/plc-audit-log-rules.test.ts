@@ -53,7 +53,7 @@ describe('the log as a whole', () => {
   it.each([
     ['an object', { length: 1 }, 'expected a JSON array of log entries, got an object'],
     ['null', null, 'expected a JSON array of log entries, got null'],
-    ['a string', '[]', 'expected a JSON array of log entries, got "[]"'],
+    ['a string', '[]', 'expected a JSON array of log entries, got a string'],
     ['empty', [], 'the log is empty'],
   ])('%s is refused', (_name, entries, reason) => {
     const err = message(did, entries);
@@ -76,20 +76,20 @@ describe('an entry, before its operation is looked at', () => {
     ['an array', [entry], /entry 0 is an array, not an object$/],
     ['a number', 7, /entry 0 is number, not an object$/],
     ['an object with a prototype', Object.assign(Object.create({ polluted: true }), entry), /entry 0 is an object, not an object$/],
-    ['for another DID', { ...entry, did: 'did:plc:bbbbbbbbbbbbbbbbbbbbbbbb' }, /entry 0 is for "did:plc:bbbbbbbbbbbbbbbbbbbbbbbb"$/],
+    ['for another DID', { ...entry, did: 'did:plc:bbbbbbbbbbbbbbbbbbbbbbbb' }, /entry 0 is for another DID$/],
     ['without a did', { ...entry, did: undefined }, /entry 0 is for undefined$/],
     ['without a cid', { ...entry, cid: 42 }, /entry 0 has no cid$/],
     ['with a string nullified flag', { ...entry, nullified: 'false' }, /entry 0 has no boolean nullified flag$/],
-    ['with a date-only createdAt', { ...entry, createdAt: '2025-01-01' }, /entry 0: createdAt "2025-01-01" is not an RFC 3339 datetime$/],
-    ['with a createdAt without a time zone', { ...entry, createdAt: '2025-01-01T00:00:00' }, /createdAt "2025-01-01T00:00:00" is not an RFC 3339/],
-    ['with text around the createdAt', { ...entry, createdAt: ` ${entry.createdAt}` }, /is not an RFC 3339 datetime$/],
-    ['with a createdAt followed by text', { ...entry, createdAt: `${entry.createdAt}x` }, /is not an RFC 3339 datetime$/],
-    ['with a numeric createdAt', { ...entry, createdAt: T0 }, /entry 0: createdAt number is not an RFC 3339 datetime$/],
-    ['with a createdAt inside an array', { ...entry, createdAt: [entry.createdAt] }, /entry 0: createdAt an array is not an RFC 3339 datetime$/],
+    ['with a date-only createdAt', { ...entry, createdAt: '2025-01-01' }, /entry 0: createdAt is a string, not an RFC 3339 datetime$/],
+    ['with a createdAt without a time zone', { ...entry, createdAt: '2025-01-01T00:00:00' }, /createdAt is a string, not an RFC 3339/],
+    ['with text around the createdAt', { ...entry, createdAt: ` ${entry.createdAt}` }, /, not an RFC 3339 datetime$/],
+    ['with a createdAt followed by text', { ...entry, createdAt: `${entry.createdAt}x` }, /, not an RFC 3339 datetime$/],
+    ['with a numeric createdAt', { ...entry, createdAt: T0 }, /entry 0: createdAt is number, not an RFC 3339 datetime$/],
+    ['with a createdAt inside an array', { ...entry, createdAt: [entry.createdAt] }, /entry 0: createdAt is an array, not an RFC 3339 datetime$/],
     ['undefined', undefined, /entry 0 is undefined, not an object$/],
-    ['for a long other DID', { ...entry, did: `did:plc:${'b'.repeat(100)}` }, new RegExp(`entry 0 is for "did:plc:${'b'.repeat(72)}"$`)],
-    ['with an impossible date', { ...entry, createdAt: '2025-13-45T99:00:00Z' }, /is not an RFC 3339 datetime$/],
-    ['whose cid is not its operation\'s', { ...entry, cid: plcOperationCid({ other: 1 }) }, /entry 0: cid "bafy.*" is not the CID of its operation \(bafy.*\)$/],
+    ['for a long other DID', { ...entry, did: `did:plc:${'b'.repeat(100)}` }, /entry 0 is for another DID$/],
+    ['with an impossible date', { ...entry, createdAt: '2025-13-45T99:00:00Z' }, /, not an RFC 3339 datetime$/],
+    ['whose cid is not its operation\'s', { ...entry, cid: plcOperationCid({ other: 1 }) }, /entry 0: its cid is not the CID of its operation \(bafy.*\)$/],
   ])('%s is refused', (_name, raw, reason) => {
     const err = message(did, [raw]);
     expect(err.code).toBe('PLC_LOG_INVALID');
@@ -111,13 +111,13 @@ describe('an operation has exactly one of the three shapes', () => {
   it.each<[string, unknown, string]>([
     ['null', null, 'is null, not an object'],
     ['an array', [op], 'is an array, not an object'],
-    ['of an unknown type', { ...op, type: 'plc_operation_v2' }, 'has type "plc_operation_v2"'],
-    ['without a type', { ...op, type: undefined }, 'has type undefined'],
-    ['with a field more', { ...op, handle: 'x' }, '(plc_operation) has an unexpected field "handle"'],
+    ['of an unknown type', { ...op, type: 'plc_operation_v2' }, 'has an unknown type (a string)'],
+    ['without a type', { ...op, type: undefined }, 'has an unknown type (undefined)'],
+    ['with a field more', { ...op, handle: 'x' }, '(plc_operation) has an unexpected field'],
     ['with an undefined prev (present, but no value)', { ...op, prev: undefined }, 'prev is neither null nor a string'],
     ['a plc_operation lacking prev', Object.fromEntries(Object.entries(op).filter(([k]) => k !== 'prev')), '(plc_operation) lacks prev'],
-    ['with a long unknown field name', { ...op, ['x'.repeat(100)]: 1 }, `(plc_operation) has an unexpected field "${'x'.repeat(40)}"`],
-    ['a tombstone with a field more', { type: 'plc_tombstone', prev: null, sig: op['sig'], services: {} }, '(plc_tombstone) has an unexpected field "services"'],
+    ['with a long unknown field name', { ...op, ['x'.repeat(100)]: 1 }, '(plc_operation) has an unexpected field'],
+    ['a tombstone with a field more', { type: 'plc_tombstone', prev: null, sig: op['sig'], services: {} }, '(plc_tombstone) has an unexpected field'],
     ['a plc_operation lacking services', Object.fromEntries(Object.entries(op).filter(([k]) => k !== 'services')), '(plc_operation) lacks services'],
     ['a tombstone lacking sig', { type: 'plc_tombstone', prev: null }, '(plc_tombstone) lacks sig'],
     ['with a numeric sig', { ...op, sig: 5 }, 'sig is not a string'],
@@ -132,10 +132,10 @@ describe('an operation has exactly one of the three shapes', () => {
     ['with verification methods that are an array', { ...op, verificationMethods: ['did:key:z'] }, 'verificationMethods is not a map of strings'],
     ['with a verification method that is not a string', { ...op, verificationMethods: { atproto: 1 } }, 'verificationMethods is not a map of strings'],
     ['with services that are an array', { ...op, services: [] }, 'services is not a map'],
-    ['with a service with a field more', { ...op, services: { atproto_pds: { type: 'AtprotoPersonalDataServer', endpoint: 'https://pds.example', x: '1' } } }, 'service "atproto_pds" is not exactly {type, endpoint} strings'],
-    ['with a service lacking its endpoint', { ...op, services: { atproto_pds: { type: 'AtprotoPersonalDataServer', url: 'https://pds.example' } } }, 'service "atproto_pds" is not exactly {type, endpoint} strings'],
-    ['with a service whose type is not a string', { ...op, services: { atproto_pds: { type: 1, endpoint: 'https://pds.example' } } }, 'service "atproto_pds" is not exactly {type, endpoint} strings'],
-    ['with a service that is a string', { ...op, services: { ['s'.repeat(60)]: 'https://pds.example' } }, `service "${'s'.repeat(40)}" is not exactly {type, endpoint} strings`],
+    ['with a service with a field more', { ...op, services: { atproto_pds: { type: 'AtprotoPersonalDataServer', endpoint: 'https://pds.example', x: '1' } } }, 'has a service that is not exactly {type, endpoint} strings'],
+    ['with a service lacking its endpoint', { ...op, services: { atproto_pds: { type: 'AtprotoPersonalDataServer', url: 'https://pds.example' } } }, 'has a service that is not exactly {type, endpoint} strings'],
+    ['with a service whose type is not a string', { ...op, services: { atproto_pds: { type: 1, endpoint: 'https://pds.example' } } }, 'has a service that is not exactly {type, endpoint} strings'],
+    ['with a service that is a string', { ...op, services: { ['s'.repeat(60)]: 'https://pds.example' } }, 'has a service that is not exactly {type, endpoint} strings'],
     ['a legacy create with a numeric handle', { type: 'create', signingKey: 'a', recoveryKey: 'b', handle: 1, service: 'c', prev: null, sig: op['sig'] }, '(create) has a field that is not a string'],
     ['a legacy create with a numeric signing key', { type: 'create', signingKey: 1, recoveryKey: 'b', handle: 'h', service: 'c', prev: null, sig: op['sig'] }, '(create) has a field that is not a string'],
     ['a legacy create with a numeric recovery key', { type: 'create', signingKey: 'a', recoveryKey: 1, handle: 'h', service: 'c', prev: null, sig: op['sig'] }, '(create) has a field that is not a string'],
@@ -160,7 +160,7 @@ describe('an operation has exactly one of the three shapes', () => {
     // The string's length header grows from 1 to 3 bytes past 23 and 255 characters.
     const exact = MAX_PLC_OPERATION_BYTES - base - 2;
     expect(dagCbor.encode(sized(exact)).length).toBe(MAX_PLC_OPERATION_BYTES);
-    expect(message(did, withOp(sized(exact))).message).toMatch(/cid .* is not the CID of its operation/);
+    expect(message(did, withOp(sized(exact))).message).toMatch(/its cid is not the CID of its operation/);
     expect(message(did, withOp(sized(exact + 1))).message).toBe(
       `PLC operation log of ${did}: entry 0: operation is ${MAX_PLC_OPERATION_BYTES + 1} bytes of DAG-CBOR; the limit is ${MAX_PLC_OPERATION_BYTES}`,
     );
@@ -210,9 +210,8 @@ describe('the chain of signatures back to the genesis that names the DID', () =>
 
   it('an update whose prev is not in the log is refused', () => {
     const a = newIdentity();
-    const foreign = plcOperationCid({ foreign: true });
-    const update = a.op(foreign, a.high, 1000);
-    expect(message(a.did, [...a.log, update]).message).toMatch(new RegExp(`: entry 1: prev ${foreign} is not an earlier operation in the log$`));
+    const update = a.op(plcOperationCid({ foreign: true }), a.high, 1000);
+    expect(message(a.did, [...a.log, update]).message).toMatch(/: entry 1: its prev is not an earlier operation in the log$/);
   });
 
   it('an update is signed by a rotation key of the operation it follows, not of itself', () => {
@@ -244,7 +243,7 @@ describe('the chain of signatures back to the genesis that names the DID', () =>
     const a = newIdentity();
     const { did, log } = genesisOf({ ...atprotoOperation(a.fields, null), rotationKeys: ['did:web:x'.padEnd(100, 'x'), a.high.did] }, a.high);
     const err = message(did, log);
-    expect(err.message).toBe(`PLC operation log of ${did}: rotation key ${JSON.stringify('did:web:x'.padEnd(80, 'x'))} tried for entry 0 is not a K-256 or P-256 did:key`);
+    expect(err.message).toBe(`PLC operation log of ${did}: a rotation key tried for entry 0 is not a K-256 or P-256 did:key`);
     expect(err.cause).toBeInstanceOf(Error);
   });
 

@@ -65,9 +65,9 @@ describe('a record that is gone is told from a PDS that failed', () => {
   });
 
   it.each<[number, string, string]>([
-    [400, JSON.stringify({ error: 'InvalidRequest' }), ' (InvalidRequest)'],
-    [400, JSON.stringify({ error: 'XRecordNotFound' }), ' (XRecordNotFound)'],
-    [400, JSON.stringify({ error: 'RecordNotFoundX' }), ' (RecordNotFoundX)'],
+    [400, JSON.stringify({ error: 'InvalidRequest' }), ' (an XRPC error)'],
+    [400, JSON.stringify({ error: 'XRecordNotFound' }), ' (an XRPC error)'],
+    [400, JSON.stringify({ error: 'RecordNotFoundX' }), ' (an XRPC error)'],
     [500, 'internal error', ''],
     [502, JSON.stringify({ error: 42 }), ''],
     [404, JSON.stringify(['RecordNotFound']), ''],
