@@ -319,7 +319,9 @@ function describeFailure(
   const code = (err as NodeJS.ErrnoException)?.code ?? '';
   // TLS and parser errors quote certificate names and raw bytes the server sent: the code alone.
   const detail = ERRNO_CODE.test(code) ? code : 'connection error';
-  return new VerificationError('NETWORK_ERROR', `${req.purpose}: ${where(url, start)} failed (${detail})`, { cause: err });
+  // The raw error of a redirect target names that host (getaddrinfo ENOTFOUND <host>): not kept as cause.
+  const cause = url.origin === start.origin ? { cause: err } : {};
+  return new VerificationError('NETWORK_ERROR', `${req.purpose}: ${where(url, start)} failed (${detail})`, cause);
 }
 
 /** Parses a JSON body; on failure says so in our words (the final URL may be a redirect target). */
