@@ -1,0 +1,138 @@
+/**
+ * verifyImage (src/verify/verify-image.ts) decision logic with fake registry clients: policy before
+ * network (no registry is asked for an unscoped image), a tag pinned to the digest its registry
+ * resolves, where referrers are read (the image's registry, or the origin with referrersFrom:
+ * origin), what an image without referrers is told, and which outcome decides. The engine's
+ * verify() is replaced (the chain is pinned elsewhere); the e2e tests keep covering real servers.
+ */
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { buildSignaturePayload } from '../../src/artifact/build-payload.js';
+import { SIGNATURE_ARTIFACT_TYPE } from '../../src/artifact/signature-payload.js';
+import { parseTrustPolicy } from '../../src/policy/trust-policy.js';
+import type { RegistryClient } from '../../src/registry/client.js';
+import { DEFAULT_SETTINGS } from '../../src/verify/settings.js';
+import { type VerificationOutcome, Verifier } from '../../src/verify/verifier.js';
+import { verifyImage } from '../../src/verify/verify-image.js';
+
+const sha = (s: string | Uint8Array) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
+const DIGEST = sha('image');
+const A = 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa';
+const EVE = 'did:plc:eeeeeeeeeeeeeeeeeeeeeeee';
+
+function verifierFor(registries = '', defaultAction = 'deny') {
+  const policy = parseTrustPolicy(
+    `version: "1.0"\ndefaultAction: ${defaultAction}\ntrustedDIDs:\n  ${A}: {}\n${registries}policies:\n  - {name: p, scope: "ghcr.io/**", trustedDIDs: [${A}]}\n`,
+    'policy.yaml',
+  );
+  const v = new Verifier({ ...DEFAULT_SETTINGS, cacheEnabled: false }, { policy });
+  // The chain itself is pinned by the engine tests: here a signature by A passes, any other fails.
+  v.verify = async ({ payload }) => {
+    const did = (payload as { atproto: { did: string } }).atproto.did;
+    return did === A ? { isSuccess: true, audit: false, message: 'ok', did, steps: [] } : { isSuccess: false, audit: false, message: 'no', did, steps: [] };
+  };
+  return v;
+}
+
+/** Fake registries by host; each records every call. `signers`: the DIDs of the image's signature referrers. */
+function registries(signers: Record<string, string[]>) {
+  const calls: string[] = [];
+  const clientFor = (host: string): RegistryClient => {
+    const manifests = new Map<string, Uint8Array>();
+    const referrers = (signers[host] ?? []).map((did, i) => {
+      const payload = new TextEncoder().encode(JSON.stringify(buildSignaturePayload({ subjectDigest: DIGEST, did, recordUri: `at://${did}/io.atcr.manifest/3kabcdefghijk` })));
+      const manifest = new TextEncoder().encode(JSON.stringify({
+        schemaVersion: 2, artifactType: SIGNATURE_ARTIFACT_TYPE, subject: { digest: DIGEST },
+        layers: [{ mediaType: SIGNATURE_ARTIFACT_TYPE, digest: sha(payload), size: payload.length, data: Buffer.from(payload).toString('base64') }],
+      }));
+      const digest = sha(`${host}${i}`);
+      manifests.set(digest, manifest);
+      return { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size: manifest.length };
+    });
+    return {
+      registry: host,
+      async resolveDigest(repo: string, tag: string) { calls.push(`${host} resolve ${repo}:${tag}`); return DIGEST; },
+      async listReferrers(repo: string, digest: string) { calls.push(`${host} referrers ${repo}@${digest}`); return referrers; },
+      async getManifest(_repo: string, digest: string) { return { bytes: manifests.get(digest)!, digest }; },
+    } as unknown as RegistryClient;
+  };
+  const registryFor = (host: string) => { calls.push(`client ${host}`); return clientFor(host); };
+  return { registryFor, calls };
+}
+
+describe('policy before network: an image no scope covers is decided without any registry', () => {
+  it.each([
+    ['deny refuses with NO_POLICY', 'deny', false],
+    ['allow admits unverified', 'allow', true],
+  ] as [string, string, boolean][])('%s', async (_rule, action, ok) => {
+    const reg = registries({ 'quay.io': [A] });
+    const r = await verifyImage('quay.io/a/b:1', { verifier: verifierFor('', action), registryFor: reg.registryFor });
+    expect(reg.calls).toEqual([]);
+    expect([r.isSuccess, r.pinned, r.digest, r.signatures]).toEqual([ok, 'quay.io/a/b:1', '', []]);
+    if (!ok) expect(r.decisive.error?.code).toBe('NO_POLICY');
+  });
+});
+
+describe('a covered image: pinned to its digest, referrers read where the policy says', () => {
+  it('a tag is resolved on its own registry and the pinned reference uses the digest', async () => {
+    const reg = registries({ 'ghcr.io': [A] });
+    const r = await verifyImage('ghcr.io/a/b:v1', { verifier: verifierFor(), registryFor: reg.registryFor });
+    expect(reg.calls).toEqual(['client ghcr.io', 'ghcr.io resolve a/b:v1', 'client ghcr.io', `ghcr.io referrers a/b@${DIGEST}`]);
+    expect([r.isSuccess, r.pinned, r.digest, r.decisive.did, r.quorum?.signers.map((s) => s.did)]).toEqual([true, `ghcr.io/a/b@${DIGEST}`, DIGEST, A, [A]]);
+  });
+
+  it('no tag means latest', async () => {
+    const reg = registries({ 'ghcr.io': [A] });
+    await verifyImage('ghcr.io/a/b', { verifier: verifierFor(), registryFor: reg.registryFor });
+    expect(reg.calls).toContain('ghcr.io resolve a/b:latest');
+  });
+
+  it('a digest reference is not resolved again', async () => {
+    const reg = registries({ 'ghcr.io': [A] });
+    await verifyImage(`ghcr.io/a/b@${DIGEST}`, { verifier: verifierFor(), registryFor: reg.registryFor });
+    expect(reg.calls.some((c) => c.includes('resolve'))).toBe(false);
+  });
+
+  it('referrersFrom origin: the digest is resolved on the mirror, referrers read from the origin', async () => {
+    const reg = registries({ 'ghcr.io': [A] });
+    const r = await verifyImage('mirror.corp/a/b:v1', { verifier: verifierFor('registries:\n  - {host: mirror.corp, mirrorOf: ghcr.io, referrersFrom: origin}\n'), registryFor: reg.registryFor });
+    expect(reg.calls).toEqual(['client mirror.corp', 'mirror.corp resolve a/b:v1', 'client ghcr.io', `ghcr.io referrers a/b@${DIGEST}`]);
+    expect([r.isSuccess, r.pinned]).toEqual([true, `mirror.corp/a/b@${DIGEST}`]);
+  });
+
+  it('when a trusted signature counts it decides, even after a failing one', async () => {
+    const reg = registries({ 'ghcr.io': [EVE, A] });
+    const r = await verifyImage(`ghcr.io/a/b@${DIGEST}`, { verifier: verifierFor(), registryFor: reg.registryFor });
+    expect([r.isSuccess, r.decisive.did]).toEqual([true, A]);
+  });
+
+  it('only failing signatures: the first failure decides, not admitted', async () => {
+    const reg = registries({ 'ghcr.io': [EVE] });
+    const r = await verifyImage(`ghcr.io/a/b@${DIGEST}`, { verifier: verifierFor(), registryFor: reg.registryFor });
+    expect([r.isSuccess, r.decisive.did, r.signatures.length]).toEqual([false, EVE, 1]);
+  });
+});
+
+describe('no signature referrer: ARTIFACT_NOT_FOUND says where it looked and what to do', () => {
+  it('on the image\'s own registry, no registries entry: the pinned reference, and how to declare it a mirror', async () => {
+    const reg = registries({});
+    const r = await verifyImage(`ghcr.io/a/b@${DIGEST}`, { verifier: verifierFor(), registryFor: reg.registryFor });
+    expect([r.isSuccess, r.decisive.error?.code, r.decisive.error?.message]).toEqual([false, 'ARTIFACT_NOT_FOUND', `no ATProto signature referrer is attached to ghcr.io/a/b@${DIGEST}`]);
+    expect(r.decisive.error?.remediation).toBe(
+      'Sign the image; or, if ghcr.io is a mirror that does not copy referrers, add registries: [{host: "ghcr.io", mirrorOf: "<origin host>", referrersFrom: origin}] to the trust policy.',
+    );
+  });
+
+  it('a mirror read from itself: suggests copying referrers or referrersFrom: origin', async () => {
+    const reg = registries({});
+    const r = await verifyImage(`mirror.corp/a/b@${DIGEST}`, { verifier: verifierFor('registries:\n  - {host: mirror.corp, mirrorOf: ghcr.io}\n'), registryFor: reg.registryFor });
+    expect(r.decisive.error?.remediation).toMatch(/^Sign the image; or, if it is signed on ghcr\.io .*referrersFrom: origin on registries\[0\]/);
+    expect(r.decisive.registryMapping?.applied).toBe(true);
+  });
+
+  it('read from the origin: the message names where', async () => {
+    const reg = registries({});
+    const r = await verifyImage(`mirror.corp/a/b@${DIGEST}`, { verifier: verifierFor('registries:\n  - {host: mirror.corp, mirrorOf: ghcr.io, referrersFrom: origin}\n'), registryFor: reg.registryFor });
+    expect(r.decisive.error?.message).toBe(`no ATProto signature referrer is attached to mirror.corp/a/b@${DIGEST} (referrers read from ghcr.io/a/b@${DIGEST})`);
+  });
+});
