@@ -47,6 +47,10 @@ export function mutationAnswer(key: string, verdict: ItemValue): MutationAnswer 
   }
   // Belt and braces: the digest we name must be the one the verdict was reached at.
   const inconsistent = (why: string) => refused(key, answerFromError(key, new VerificationError('INTERNAL', `no digest to pin ${key} to: ${why}`)).value);
+  // An image no scope covers was admitted by defaultAction (allow or audit) without contacting its
+  // registry (policy before network): no digest was verified, and resolving one would contact a
+  // registry no scope allows. It comes back as written, exactly as validation admits it.
+  if (!digest && !verdict.digest && verdict.policy?.matched.length === 0 && !verdict.did) return { item: { key, value: key }, outcome: 'unchanged' };
   if (!verdict.digest || !verdict.pinned?.endsWith(`@${verdict.digest}`)) return inconsistent('the verdict names no verified digest');
   if (digest) {
     if (digest !== verdict.digest) return inconsistent(`it was verified at ${verdict.digest}, not at the ${digest} it names`);

@@ -52,9 +52,29 @@ export function countSigners(requirement: SignerRequirement, checks: readonly Si
     signers,
     missing: (requirement.eligible ?? []).filter((did) => !byDid.has(did)),
     met: signers.length >= requirement.required,
-    auditShort: signers.length < requirement.auditRequired,
+    auditShort: signers.length < requirement.auditRequired || auditRuleShort(checks, byDid),
     auditRequired: requirement.auditRequired,
   };
+}
+
+/**
+ * An audit policy asking for k > 1 signers counts only the signers IT trusts: a signer that only an
+ * enforce policy trusts (or one outside the audit policy's window) must not hide what enforcing
+ * that audit policy would refuse. (k = 1 audit failures already mark the signature's own outcome.)
+ */
+function auditRuleShort(checks: readonly SignatureCheck[], counted: ReadonlyMap<string, CountedSigner>): boolean {
+  const perRule = new Map<string, { needed: number; passed: Set<string> }>();
+  for (const { referrer, outcome } of checks) {
+    const did = outcome.did;
+    if (!did || counted.get(did)?.referrer !== referrer) continue;
+    for (const { rule, failures } of outcome.trust?.results ?? []) {
+      if (rule.action !== 'audit' || rule.require.signers <= 1) continue;
+      const entry = perRule.get(rule.name) ?? { needed: rule.require.signers, passed: new Set<string>() };
+      if (failures.length === 0) entry.passed.add(did);
+      perRule.set(rule.name, entry);
+    }
+  }
+  return [...perRule.values()].some((entry) => entry.passed.size < entry.needed);
 }
 
 /** Enough signers proven: no more signatures need verifying. */
