@@ -3,8 +3,7 @@ import type { TrustPolicy } from '../policy/trust-policy.js';
 import type { RegistryClient } from '../registry/client.js';
 import { formatImageReference, parseImageReference, type ImageReference } from '../registry/reference.js';
 import type { Verifier } from '../verify/verifier.js';
-import { decisionBeforeRegistry } from '../verify/registry-admission.js';
-import { verifyImage } from '../verify/verify-image.js';
+import { verificationBeforeRegistry, verifyImage } from '../verify/verify-image.js';
 import type { ResponseItem } from './gatekeeper-protocol.js';
 import type { Logger } from './log.js';
 import type { ProviderMetrics } from './metrics.js';
@@ -118,11 +117,10 @@ export class BatchVerifier {
     // A tag is verified at the digest it points to now; equal references share one flight.
     const normalized = formatImageReference(ref.digest ? { ...ref, tag: undefined } : { ...ref, tag: ref.tag ?? 'latest' });
     // Policy before network: an image no scope covers is decided now, its registry never contacted.
-    const unscoped = decisionBeforeRegistry(engine.policy, normalized);
+    const unscoped = verificationBeforeRegistry(engine.policy, key, normalized, ref.digest);
     if (unscoped) {
       this.opts.log.debug('no scope covers the image: decided by defaultAction without network', { image: key, isSuccess: unscoped.isSuccess });
-      const verification = { reference: key, pinned: normalized, digest: ref.digest ?? '', isSuccess: unscoped.isSuccess, decisive: unscoped, signatures: [] };
-      return Promise.resolve(answerFromVerification(key, verification, engine.policy));
+      return Promise.resolve(answerFromVerification(key, unscoped, engine.policy));
     }
     const id = `${engine.policy.digest}\n${normalized}`;
     let flight = this.flights.get(id);

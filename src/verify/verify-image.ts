@@ -2,6 +2,7 @@ import { SIGNATURE_ARTIFACT_TYPE } from '../artifact/signature-payload.js';
 import { VerificationError } from '../errors.js';
 import { signerRequirement } from '../policy/claims.js';
 import { referrerLocation, type RegistryMapping } from '../policy/registries.js';
+import type { TrustPolicy } from '../policy/trust-policy.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { Descriptor } from '../registry/oci.js';
 import { formatImageReference, parseImageReference, type ImageReference } from '../registry/reference.js';
@@ -44,9 +45,8 @@ export async function verifyImage(
   deps: { verifier: Verifier; registryFor: (registry: string) => RegistryClient; signal?: AbortSignal },
 ): Promise<ImageVerification> {
   const ref = parseImageReference(reference);
-  // Policy before network: an image no scope covers is decided here, its registry never contacted.
-  const unscoped = decisionBeforeRegistry(deps.verifier.policy, formatImageReference(ref));
-  if (unscoped) return { reference, pinned: formatImageReference(ref), digest: ref.digest ?? '', isSuccess: unscoped.isSuccess, decisive: unscoped, signatures: [] };
+  const unscoped = verificationBeforeRegistry(deps.verifier.policy, reference, formatImageReference(ref), ref.digest);
+  if (unscoped) return unscoped;
   const client = deps.registryFor(ref.registry);
   const digest = ref.digest ?? (await client.resolveDigest(ref.repository, ref.tag ?? 'latest'));
   const pinned = `${ref.registry}/${ref.repository}@${digest}`;
@@ -76,6 +76,22 @@ export async function verifyImage(
     decisive = { ...decisive, message: `${decisive.message} (${unread} more signature referrer(s) beyond the first ${MAX_SIGNATURE_REFERRERS} were not read)` };
   }
   return { reference, pinned, digest, isSuccess: decisive.isSuccess, decisive, signatures, quorum };
+}
+
+/**
+ * Policy before network: the verification of an image no scope covers, decided by defaultAction
+ * with its registry never contacted; undefined when a scope covers `name` (the canonical reference
+ * being judged) and the image must be verified. Shared by verifyImage and the provider, which
+ * decides before it resolves a tag.
+ */
+export function verificationBeforeRegistry(
+  policy: TrustPolicy | undefined,
+  reference: string,
+  name: string,
+  digest: string | undefined,
+): ImageVerification | undefined {
+  const decisive = decisionBeforeRegistry(policy, name);
+  return decisive ? { reference, pinned: name, digest: digest ?? '', isSuccess: decisive.isSuccess, decisive, signatures: [] } : undefined;
 }
 
 /** Where an image's signature referrers (and their payloads) are read, and why. */
