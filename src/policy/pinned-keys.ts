@@ -1,3 +1,4 @@
+import { boundedMemo } from '../bounded-memo.js';
 import { formatMultikey, keyFromVerificationMethod, parseMultikey, type AtprotoPublicKey } from '../atproto/keys.js';
 
 /**
@@ -33,8 +34,12 @@ export function canonicalPinnedKey(text: string): { key: string } | { problem: s
   return { problem: `not an atproto signing key: ${why}; pin the Multikey publicKeyMultibase of the DID document's #atproto method` };
 }
 
-/** The canonical form of a key reported by the verifier, or the text itself when it is no key (it then matches nothing). */
-export function canonicalKeyOrSelf(text: string): string {
+/**
+ * The canonical form of a key reported by the verifier, or the text itself when it is no key (it
+ * then matches nothing). Remembered: a publisher signs every image with the same key, and parsing
+ * one decompresses a curve point.
+ */
+export const canonicalKeyOrSelf = boundedMemo((text: string): string => {
   const parsed = canonicalPinnedKey(text);
   return 'key' in parsed ? parsed.key : text;
-}
+});

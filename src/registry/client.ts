@@ -46,6 +46,12 @@ const MAX_REDIRECTS = 5;
 const DEFAULT_TIMEOUT_MS = 10_000;
 /** Tokens are cached per repository scope, which callers choose: keep only the most recent. */
 export const MAX_CACHED_TOKENS = 64;
+/**
+ * How long a registry that answered the referrers API with 404 is read through the tag schema
+ * without asking the API first (oras-go remembers the same per repository). A registry upgraded
+ * meanwhile is found again by the re-probe below, or when this ends.
+ */
+export const REFERRERS_API_ABSENT_TTL_MS = 5 * 60_000;
 
 export function digestOf(bytes: Uint8Array, algorithm: 'sha256' | 'sha512' = 'sha256'): string {
   return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
@@ -84,6 +90,12 @@ export class RegistryClient {
   /** Authorization header per scope, learned from challenges. */
   private readonly auth = new BoundedLru<string, string>(MAX_CACHED_TOKENS);
   private readonly lookup: LookupFunction;
+  /**
+   * Until when the referrers API is known absent (HTTP 404; the distribution spec forbids a 404
+   * from a registry that has it): a long-running verifier then spends one request per image on
+   * the tag schema instead of two (issue 12, item 3).
+   */
+  private referrersApiAbsentUntil = 0;
   /** Requests in progress, so an evicted client closes its connections only once they are done. */
   private active = 0;
   private retired = false;
@@ -158,11 +170,22 @@ export class RegistryClient {
    * Filtering is done here too, since a registry may ignore the filter.
    */
   async listReferrers(repository: string, digest: string, artifactType: string): Promise<Descriptor[]> {
+    let byTag: Descriptor[] | undefined;
+    if (Date.now() < this.referrersApiAbsentUntil) {
+      byTag = await this.listReferrersByTag(repository, digest, artifactType);
+      // Nothing under the tag: ask the API after all, so a registry that gained the API since
+      // (and referrers pushed through it) is never refused on a stale memory.
+      if (byTag.length > 0) return byTag;
+      this.referrersApiAbsentUntil = 0;
+    }
     let path = `referrers/${digest}?artifactType=${encodeURIComponent(artifactType)}`;
     const found: Descriptor[] = [];
     for (let page = 0; page < MAX_REFERRER_PAGES; page++) {
       const res = await this.request('GET', repository, path, { headers: { accept: OCI_INDEX_MEDIA_TYPE }, maxBytes: MAX_MANIFEST_BYTES });
-      if (res.status === 404 && page === 0) return this.listReferrersByTag(repository, digest, artifactType);
+      if (res.status === 404 && page === 0) {
+        this.referrersApiAbsentUntil = Date.now() + REFERRERS_API_ABSENT_TTL_MS;
+        return byTag ?? this.listReferrersByTag(repository, digest, artifactType);
+      }
       this.expect(res, [200], `GET referrers of ${repository}@${digest}`);
       found.push(...indexDescriptors(parseJson(res.body, `referrers index of ${repository}@${digest}`)));
       const link = res.headers.link;

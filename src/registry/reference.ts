@@ -1,4 +1,5 @@
 import { VerificationError } from '../errors.js';
+import { boundedMemo } from '../bounded-memo.js';
 
 /**
  * An image reference split the way Docker and ORAS read one, with its name in canonical form:
@@ -119,6 +120,12 @@ function urlHost(host: string): string | undefined {
   }
 }
 
+/** registryHostProblem then canonicalRegistryHost, once per distinct host (a URL parse each). */
+const checkedRegistryHost = boundedMemo((host: string): { problem: string } | { canonical: string } => {
+  const problem = registryHostProblem(host);
+  return problem ? { problem } : { canonical: canonicalRegistryHost(host) };
+});
+
 /**
  * Parses `[registry/]repository[:tag][@digest]` into canonical form. A first component with a dot,
  * a colon, an upper-case letter or named `localhost` is a registry (distribution's rule);
@@ -150,9 +157,9 @@ export function parseImageReference(ref: string): ImageReference {
   const first = parts[0] ?? '';
   if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase())) {
     parts.shift();
-    const problem = registryHostProblem(first);
-    if (problem) throw invalid(ref, problem);
-    registry = canonicalRegistryHost(first);
+    const host = checkedRegistryHost(first);
+    if ('problem' in host) throw invalid(ref, host.problem);
+    registry = host.canonical;
     // `MyReg/app` is a host only for its upper case: lower-cased, it would read as the Docker
     // Hub user `myreg`, so the canonical form would name another image. Refuse the ambiguity.
     if (!(registry.includes('.') || registry.includes(':') || registry === 'localhost')) {

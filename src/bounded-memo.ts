@@ -1,0 +1,16 @@
+/**
+ * Remembers a pure function of a string, for at most `max` distinct inputs (then starts afresh:
+ * inputs can come from admission requests, so the memory stays bounded whatever they are).
+ * For the long-running verifier: the same registry host, policy key or DID key is parsed once,
+ * not once per image (issue 12, item 3). Only for functions whose result nobody mutates.
+ */
+export function boundedMemo<R>(fn: (input: string) => R, max = 256): (input: string) => R {
+  const memo = new Map<string, R>();
+  return (input: string): R => {
+    if (memo.has(input)) return memo.get(input)!;
+    const result = fn(input);
+    if (memo.size >= max) memo.clear();
+    memo.set(input, result);
+    return result;
+  };
+}
