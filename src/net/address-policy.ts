@@ -5,6 +5,8 @@ import { BlockList, isIP } from 'node:net';
  * metadata lives at 169.254.169.254), carrier-grade NAT, multicast, reserved and documentation
  * ranges. IPv6 forms that carry an IPv4 address are unwrapped first (or refused whole when the
  * IPv4 part cannot be located), so they cannot smuggle a private v4 address past the v4 table.
+ * Any other IPv6 address is public only inside global unicast (2000::/3) and outside the
+ * special-purpose blocks listed for it.
  */
 const blocked = new BlockList();
 for (const [net, prefix] of [
@@ -26,41 +28,36 @@ for (const [net, prefix] of [
 ] as const) {
   blocked.addSubnet(net, prefix, 'ipv4');
 }
+// Outside 2000::/3 nothing is public, which covers ::/128, ::1, 100::/64 (discard), 64:ff9b:1::/48
+// (local-use NAT64: the operator picks where the v4 address sits, so it cannot be unwrapped), SRv6
+// 5f00::/16, fc00::/7 (unique local), fe80::/10 (link-local), fec0::/10 (site-local) and ff00::/8.
 for (const [net, prefix] of [
-  ['::', 128],
-  ['::1', 128],
-  ['100::', 64],
-  // RFC 8215 local-use NAT64: the operator picks where the v4 address sits, so it cannot be unwrapped.
-  ['64:ff9b:1::', 48],
-  // Teredo: the client's v4 address is obfuscated inside; a tunnel is never a registry or a PDS.
-  ['2001::', 32],
+  // IETF protocol assignments: Teredo 2001::/32 (the client's v4 address is obfuscated inside; a
+  // tunnel is never a registry or a PDS), benchmarking 2001:2::/48, ORCHID; none is a server of ours.
+  ['2001::', 23],
   ['2001:db8::', 32],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['fec0::', 10],
-  ['ff00::', 8],
+  // Documentation (RFC 9637).
+  ['3fff::', 20],
 ] as const) {
   blocked.addSubnet(net, prefix, 'ipv6');
 }
 
 /** The eight 16-bit groups of an IPv6 literal (zone id dropped), or undefined if it is not one. */
 export function ipv6Groups(address: string): number[] | undefined {
-  let text = address.toLowerCase();
-  const zone = text.indexOf('%');
-  if (zone >= 0) text = text.slice(0, zone);
+  let text = address.toLowerCase().split('%')[0]!;
   if (isIP(text) !== 6) return undefined;
-  // A trailing dotted quad stands for the last two groups.
-  const dotted = /^(.*:)(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
-  if (dotted) {
-    const [a, b, c, d] = dotted.slice(2).map(Number) as [number, number, number, number];
-    text = `${dotted[1]}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  // A trailing dotted quad stands for the last two groups (isIP allows a dot nowhere else).
+  if (text.includes('.')) {
+    const quadAt = text.lastIndexOf(':') + 1;
+    const [a, b, c, d] = text.slice(quadAt).split('.').map(Number) as [number, number, number, number];
+    text = `${text.slice(0, quadAt)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
   }
-  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
+  // isIP has checked the syntax: at most one "::", and it stands for as many zero groups as are missing.
+  const [head, tail] = text.split('::');
   const parse = (part: string | undefined) => (part ? part.split(':').map((g) => parseInt(g, 16)) : []);
   const left = parse(head);
   const right = parse(tail);
-  const groups = tail === undefined ? left : [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
-  return groups.length === 8 && groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : undefined;
+  return [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
 }
 
 function v4From(hi: number, lo: number): string {
@@ -89,14 +86,12 @@ export function embeddedIpv4(address: string): string | undefined {
 
 /** True when the IP literal is not a public unicast address. Non-IP input counts as not public. */
 export function isNonPublicAddress(address: string): boolean {
-  const family = isIP(address);
-  if (family === 4) return blocked.check(address, 'ipv4');
+  if (isIP(address) === 4) return blocked.check(address, 'ipv4');
   const groups = ipv6Groups(address);
-  if (groups) {
-    const v4 = embeddedIpv4(address);
-    if (v4 !== undefined && blocked.check(v4, 'ipv4')) return true;
-    const canonical = groups.map((x) => x.toString(16)).join(':');
-    return blocked.check(canonical, 'ipv6');
-  }
-  return true;
+  if (!groups) return true;
+  // An address that carries an IPv4 address is exactly as public as the address it carries.
+  const v4 = embeddedIpv4(address);
+  if (v4 !== undefined) return blocked.check(v4, 'ipv4');
+  if ((groups[0]! & 0xe000) !== 0x2000) return true;
+  return blocked.check(groups.map((x) => x.toString(16)).join(':'), 'ipv6');
 }

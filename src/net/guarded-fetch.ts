@@ -1,4 +1,4 @@
-import { lookup as dnsLookup } from 'node:dns';
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import http from 'node:http';
 import type https from 'node:https';
 import { isIPv4, type LookupFunction } from 'node:net';
@@ -94,34 +94,51 @@ export function checkUrl(raw: string, policy: Pick<FetchPolicy, 'allowPrivateNet
   if (url.username || url.password) {
     throw new VerificationError('NETWORK_DENIED', `${purpose}: URLs with credentials are refused (${url.host})`);
   }
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  // The URL parser brackets IPv6 literals and canonicalises IPv4 ones, so a host name is told apart
-  // without net.isIPv6, whose first call compiles a large regular expression (~4 ms per process).
-  const literal = url.hostname.startsWith('[') || isIPv4(host);
+  // The URL parser brackets IPv6 literals and canonicalises IPv4 ones (0x7f.1, 2130706433 and 0177.0.0.1
+  // all become 127.0.0.1), so a host name is told apart without net.isIPv6, whose first call compiles a
+  // large regular expression (~4 ms per process).
+  const bracketed = url.hostname.startsWith('[');
+  const host = bracketed ? url.hostname.slice(1, -1) : url.hostname;
+  const literal = bracketed || isIPv4(host);
   if (literal && !policy.allowPrivateNetwork && isNonPublicAddress(host)) {
     throw new VerificationError('NETWORK_DENIED', `${purpose}: ${host} is a private, loopback or reserved address`);
   }
   return url;
 }
 
-/** A DNS lookup that refuses names resolving to non-public addresses, before connecting. */
-export function guardedLookup(allowPrivateNetwork: boolean): LookupFunction {
+/** Every address a name resolves to (node:dns lookup with all: true). */
+export type ResolveAll = (
+  hostname: string,
+  options: { all: true; family: number | 'IPv4' | 'IPv6' },
+  callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
+
+/**
+ * The DNS guard's refusal. It names the host and the address, which is right for the first URL
+ * (ours) and wrong for a redirect target (the remote's choice): guardedFetch tells it apart by class.
+ */
+class NonPublicAnswer extends VerificationError {}
+
+/**
+ * A DNS lookup that refuses names resolving to non-public addresses, before connecting. Every
+ * answer is judged, not just the one connected to: a name with one public and one private answer
+ * is refused whole. `resolve` is node:dns (tests pass their own answers).
+ */
+export function guardedLookup(allowPrivateNetwork: boolean, resolve: ResolveAll = dnsLookup as ResolveAll): LookupFunction {
   return (hostname, options, callback) => {
-    dnsLookup(hostname, { all: true, family: options.family ?? 0 }, (err, addresses) => {
-      if (err) return callback(err, '', 0);
-      const list = addresses as { address: string; family: number }[];
+    // With an error, node:net reads neither address nor family.
+    const fail = (err: NodeJS.ErrnoException) => callback(err, '', 0);
+    resolve(hostname, { all: true, family: options.family ?? 0 }, (err, list) => {
+      if (err) return fail(err);
       if (!allowPrivateNetwork) {
         const bad = list.find((a) => isNonPublicAddress(a.address));
         if (bad) {
-          const denied = new VerificationError(
-            'NETWORK_DENIED',
-            `${hostname} resolves to ${bad.address}, a private, loopback or reserved address`,
-          );
-          return callback(denied as unknown as NodeJS.ErrnoException, '', 0);
+          const denied = new NonPublicAnswer('NETWORK_DENIED', `${hostname} resolves to ${bad.address}, a private, loopback or reserved address`);
+          return fail(denied as unknown as NodeJS.ErrnoException);
         }
       }
-      if (list.length === 0) return callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }), '', 0);
-      if (options.all) return (callback as unknown as (e: null, a: typeof list) => void)(null, list);
+      if (list.length === 0) return fail(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }));
+      if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, list);
       return callback(null, list[0]!.address, list[0]!.family);
     });
   };
@@ -136,7 +153,8 @@ interface RawResponse {
 
 /** Whether the current exchange got its connection up, so a deadline can say which side stalled. */
 interface Progress {
-  connected: boolean;
+  /** Set by each request: false until its socket is connected (TCP, and TLS for https). */
+  connected?: boolean;
 }
 
 function requestOnce(url: URL, req: FetchRequest, policy: FetchPolicy, signal: AbortSignal, progress: Progress): Promise<RawResponse> {
@@ -144,8 +162,8 @@ function requestOnce(url: URL, req: FetchRequest, policy: FetchPolicy, signal: A
     const isHttps = url.protocol === 'https:';
     progress.connected = false;
     networkStats.requests++;
+    // GET: http.request's default method.
     const r = (isHttps ? httpsModule() : http).request(url, {
-      method: 'GET',
       agent: agentFor(policy, isHttps),
       ...(policy.ca ? { ca: policy.ca } : {}),
       lookup: guardedLookup(policy.allowPrivateNetwork),
@@ -199,15 +217,12 @@ function requestOnce(url: URL, req: FetchRequest, policy: FetchPolicy, signal: A
 }
 
 /** The request went out on a reused keep-alive socket that turned out to be closed by the server. */
-class StaleConnection extends Error {
-  constructor(readonly original: unknown) {
-    super('stale keep-alive connection');
-  }
+class StaleConnection {
+  constructor(readonly original: Error) {}
 }
 
-function isStaleConnectionError(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException)?.code;
-  return code === 'ECONNRESET' || code === 'EPIPE';
+function isStaleConnectionError(err: NodeJS.ErrnoException): boolean {
+  return err.code === 'ECONNRESET' || err.code === 'EPIPE';
 }
 
 /**
@@ -227,9 +242,7 @@ async function requestOnceOnLiveConnection(url: URL, req: FetchRequest, policy: 
 }
 
 function tooLarge(req: FetchRequest, url: URL, policy: FetchPolicy): VerificationError {
-  // Named by the first URL's host (ours) when the answer came from a redirect target.
-  const host = new URL(req.url).origin === url.origin ? url.host : `the redirect target of ${new URL(req.url).host} (another origin)`;
-  return new VerificationError('RESPONSE_TOO_LARGE', `${req.purpose}: ${host} sent more than ${policy.maxBytes} bytes`);
+  return new VerificationError('RESPONSE_TOO_LARGE', `${req.purpose}: ${where(url, new URL(req.url))} sent more than ${policy.maxBytes} bytes`);
 }
 
 /**
@@ -247,7 +260,7 @@ export async function guardedFetch(req: FetchRequest, policy: FetchPolicy): Prom
   const signal = req.signal ? AbortSignal.any([deadline, req.signal]) : deadline;
   const start = checkUrl(req.url, policy, req.purpose);
   let url = start;
-  const progress: Progress = { connected: false };
+  const progress: Progress = {};
   try {
     for (let hop = 0; ; hop++) {
       const res = await requestOnceOnLiveConnection(url, req, policy, signal, progress);
@@ -277,10 +290,10 @@ function checkRedirect(location: string, from: URL, start: URL, req: FetchReques
   }
   try {
     return checkUrl(target.toString(), policy, req.purpose);
-  } catch (err) {
-    if (!(err instanceof VerificationError)) throw err;
+  } catch {
+    // checkUrl refuses only with NETWORK_DENIED, in a message that names the target.
     throw new VerificationError(
-      err.code,
+      'NETWORK_DENIED',
       `${req.purpose}: ${start.host} redirected to another origin, refused (https only, no credentials in URLs, public addresses only)`,
     );
   }
@@ -298,13 +311,11 @@ function describeFailure(
   deadline: AbortSignal,
   progress: Progress,
 ): VerificationError {
-  if (err instanceof VerificationError) {
-    // The DNS guard names the host and its address: for a redirect target, the remote's choice.
-    if (url.origin !== start.origin && err.code === 'NETWORK_DENIED') {
-      return new VerificationError('NETWORK_DENIED', `${req.purpose}: ${start.host} redirected to another origin that resolves to a private, loopback or reserved address`);
-    }
-    return err;
+  // The DNS guard names the host and its address: for a redirect target, the remote's choice.
+  if (err instanceof NonPublicAnswer && url.origin !== start.origin) {
+    return new VerificationError('NETWORK_DENIED', `${req.purpose}: ${start.host} redirected to another origin that resolves to a private, loopback or reserved address`);
   }
+  if (err instanceof VerificationError) return err;
   if (deadline.aborted) {
     const what = progress.connected
       ? `${where(url, start)} did not answer within ${policy.timeoutMs} ms`
@@ -316,7 +327,8 @@ function describeFailure(
   if (req.signal?.aborted) {
     return new VerificationError('DEADLINE_EXCEEDED', `${req.purpose}: request to ${where(url, start)} was cancelled`);
   }
-  const code = (err as NodeJS.ErrnoException)?.code ?? '';
+  // Everything thrown in guardedFetch is an Error (Node's, an AbortError, ours); one without a code reads "undefined".
+  const code = String((err as NodeJS.ErrnoException).code);
   // TLS and parser errors quote certificate names and raw bytes the server sent: the code alone.
   const detail = ERRNO_CODE.test(code) ? code : 'connection error';
   // The raw error of a redirect target names that host (getaddrinfo ENOTFOUND <host>): not kept as cause.
