@@ -134,6 +134,17 @@ const checkedRegistryHost = boundedMemo((host: string): { problem: string } | { 
  * `docker.io/library/nginx`. Tag and digest are split off.
  */
 export function parseImageReference(ref: string): ImageReference {
+  return typeof ref === 'string' ? parsedReference(ref) : readImageReference(ref);
+}
+
+/**
+ * One verification reads the same reference many times (scopes, registries, claims, signer
+ * count: about 16 times per image in the provider); each distinct text is parsed once. Frozen:
+ * every caller shares the answer.
+ */
+const parsedReference = boundedMemo((ref: string): ImageReference => Object.freeze(readImageReference(ref)));
+
+function readImageReference(ref: string): ImageReference {
   if (typeof ref !== 'string' || ref.length === 0) throw invalid(String(ref), 'it is empty');
   if (ref.length > MAX_REFERENCE) throw invalid(ref, `it is longer than ${MAX_REFERENCE} characters`);
   let rest = ref;
