@@ -1,0 +1,415 @@
+/**
+ * The whole chain of Verifier.verify() (src/verify/verifier.ts: artifact, claim, identity, proof,
+ * handle, record, policy) against an in-process network (test/harness/in-memory-network.ts): a
+ * PLC directory replaying our own signed logs and a PDS serving getRecord CARs of repositories
+ * signed in memory by @atproto/repo with K-256 and P-256 keys, on 127.0.0.1. Each table pins one
+ * rule: which step breaks, with which code, what a failure still reports, and what passes.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TID } from '@atproto/common-web';
+import { Secp256k1Keypair } from '@atproto/crypto';
+import * as dagCbor from '@ipld/dag-cbor';
+import { p256 } from '@noble/curves/nist.js';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseTid } from '../../src/atproto/tid.js';
+import { remediationFor, type ErrorCode } from '../../src/errors.js';
+import type { HandleResolver } from '../../src/identity/handle.js';
+import { parseTrustPolicy, type TrustPolicy } from '../../src/policy/trust-policy.js';
+import { DEFAULT_SETTINGS, type VerifierSettings } from '../../src/verify/settings.js';
+import { MAX_PREFETCHED_DIDS, OFFLINE_NOTE, Verifier, type VerificationOutcome, type VerifyRequest } from '../../src/verify/verifier.js';
+import { cborBlock, decodeBlock, joinCar, splitCar, withCommitBlock } from '../atproto/car-surgery.js';
+import { signedCommitBlock } from '../atproto/repo-fixtures.js';
+import { makeTestCa } from '../harness/certs.js';
+import { startInMemoryNetwork, type InMemoryNetwork, type InMemoryPublisher, type ManifestFields, type WrittenRecord } from '../harness/in-memory-network.js';
+
+let net: InMemoryNetwork;
+beforeAll(async () => {
+  net = await startInMemoryNetwork();
+});
+afterAll(async () => {
+  await net?.close();
+});
+afterEach(() => {
+  net.answer = undefined;
+});
+
+const sha = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
+let counter = 0;
+const freshDigest = () => sha(`image ${++counter} ${Math.random()}`);
+const REPOSITORY = 'ghcr.io/acme/app';
+const STRANGER = 'did:plc:strangerstrangerstranger';
+const HOUR = 3_600_000;
+
+let handles = 0;
+const publisher = (curve: 'k256' | 'p256' = 'k256', withHandle = true) =>
+  net.createPublisher({ curve, ...(withHandle ? { handle: `signer${++handles}.test` } : {}) });
+
+interface PolicyOptions {
+  /** The signer's trustedDIDs entry, a YAML flow map. */
+  entry?: string;
+  action?: 'enforce' | 'audit';
+  /** The DIDs the policy trusts for ghcr.io/** (default: the signer). */
+  trusted?: string[];
+  registries?: string;
+  defaultAction?: 'deny' | 'allow';
+}
+
+function policyFor(did: string, o: PolicyOptions = {}): TrustPolicy {
+  const trusted = o.trusted ?? [did];
+  const entries = [...new Set([did, ...trusted])].map((d) => `  ${d}: ${d === did ? (o.entry ?? '{}') : '{}'}`).join('\n');
+  return parseTrustPolicy(
+    `version: "1.0"\n${o.defaultAction ? `defaultAction: ${o.defaultAction}\n` : ''}trustedDIDs:\n${entries}\n${o.registries ?? ''}policies:\n  - {name: p, scope: "ghcr.io/**", trustedDIDs: [${trusted.join(', ')}], action: ${o.action ?? 'enforce'}}\n`,
+    'policy.yaml',
+  );
+}
+
+const settings = (over: Partial<VerifierSettings> = {}): VerifierSettings => ({
+  ...DEFAULT_SETTINGS,
+  plcDirectory: net.url,
+  allowPrivateNetwork: true,
+  cacheEnabled: false,
+  didResolverTimeoutMs: 5000,
+  pdsTimeoutMs: 5000,
+  ...over,
+});
+
+interface VerifierOptions {
+  settings?: Partial<VerifierSettings>;
+  now?: () => Date;
+  handleResolver?: HandleResolver;
+  ca?: string;
+  /** Use the verifier's own resolver (settings), not the network's handle map. */
+  ownResolver?: boolean;
+}
+
+function verifierFor(policy: TrustPolicy | undefined, o: VerifierOptions = {}): Verifier {
+  return new Verifier(settings(o.settings), {
+    ...(policy ? { policy } : {}),
+    ...(o.ownResolver ? {} : { handleResolver: o.handleResolver ?? net.handleResolver }),
+    ...(o.now ? { now: o.now } : {}),
+    ...(o.ca ? { ca: o.ca } : {}),
+  });
+}
+
+interface Image {
+  digest: string;
+  reference: string;
+  written: WrittenRecord;
+  request: VerifyRequest;
+}
+
+async function signedImage(pub: InMemoryPublisher, o: { repository?: string; reference?: string; digest?: string; fields?: Partial<ManifestFields>; rkey?: string } = {}): Promise<Image> {
+  const digest = o.digest ?? freshDigest();
+  const repository = o.repository ?? REPOSITORY;
+  const written = await pub.putManifestRecord({ digest, repository, ...o.fields }, o.rkey ? { rkey: o.rkey } : {});
+  const reference = o.reference ?? `${repository}@${digest}`;
+  return { digest, reference, written, request: { subjectDigest: digest, reference, payload: pub.payload(digest, written) } };
+}
+
+const trail = (out: VerificationOutcome) => out.steps.map((s) => `${s.step}:${s.ok ? 'ok' : 'failed'}`);
+const detailOf = (out: VerificationOutcome, step: string) => out.steps.find((s) => s.step === step)?.detail;
+const signedAtOf = (written: WrittenRecord) => parseTid(written.rev).date;
+const GETRECORD = '/xrpc/com.atproto.sync.getRecord';
+const plcHits = (did: string) => net.requests.filter((r) => r === `/${did}/log/audit`).length;
+const pdsHits = () => net.requests.filter((r) => r.startsWith(GETRECORD)).length;
+const settle = () => new Promise((resolve) => setTimeout(resolve, 60));
+const ALL_OK = ['artifact:ok', 'claim:ok', 'identity:ok', 'proof:ok', 'handle:ok', 'record:ok', 'policy:ok'];
+
+/** Serves `car` instead of the PDS's own answer for `rkey`. */
+function serveProof(rkey: string, car: Uint8Array): void {
+  net.answer = (url) => (url.pathname === GETRECORD && url.searchParams.get('rkey') === rkey ? { status: 200, body: car, type: 'application/vnd.ipld.car' } : undefined);
+}
+
+/** The CAR with its commit block replaced by `edit(commit)`, re-encoded (so its CID is true). */
+async function editedCommit(car: Uint8Array, edit: (commit: Record<string, unknown>) => Promise<Record<string, unknown>> | Record<string, unknown>): Promise<Uint8Array> {
+  const parts = splitCar(car);
+  const commit = decodeBlock(parts, parts.roots[0]!);
+  return joinCar(withCommitBlock(parts, cborBlock(await edit(commit))));
+}
+
+/** The malleable twin (r, n - s) of a compact low-S signature: valid ECDSA, refused by atproto. */
+function highSTwin(sig: Uint8Array, curve: 'k256' | 'p256'): Uint8Array {
+  const impl = curve === 'k256' ? secp256k1 : p256;
+  const low = impl.Signature.fromBytes(sig, 'compact');
+  return new impl.Signature(low.r, impl.Point.Fn.ORDER - low.s).toBytes('compact');
+}
+
+describe('a valid chain passes, and the outcome carries the evidence of every step', () => {
+  it.each(['k256', 'p256'] as const)('a %s-signed record of this digest, trusted by an enforce policy', async (curve) => {
+    const alice = await publisher(curve);
+    const img = await signedImage(alice);
+    const out = await verifierFor(policyFor(alice.did, { entry: '{name: "Alice"}' })).verify(img.request);
+    const signedAt = signedAtOf(img.written).toISOString();
+    expect(out.error).toBeUndefined();
+    expect(trail(out)).toEqual(ALL_OK);
+    expect({ ...out, steps: undefined, trust: undefined, registryMapping: undefined }).toEqual({
+      isSuccess: true,
+      audit: false,
+      message: `verified: signed by ${alice.handle} (${alice.did}) at ${signedAt} (commit ${img.written.commitCid})`,
+      did: alice.did,
+      handle: alice.handle,
+      handleStatus: { handle: alice.handle, verified: true },
+      signedAt,
+      commitCid: img.written.commitCid,
+      commitRev: img.written.rev,
+      recordUri: img.written.uri,
+      recordCid: img.written.cid,
+      pdsEndpoint: net.url,
+      signingKey: alice.multikey,
+      steps: undefined,
+      trust: undefined,
+      registryMapping: undefined,
+    });
+    expect([out.trust?.allowed, out.trust?.audit, out.trust?.trustedAs, out.registryMapping?.applied]).toEqual([true, false, 'Alice', false]);
+    expect(out.registryMapping?.description).toMatch(/ghcr\.io/);
+    expect(out.steps.map((s) => s.detail)).toEqual([
+      `payload names ${img.written.uri}`,
+      `claimed signer ${alice.did} may be trusted for this image (not verified yet)`,
+      `${alice.did}: key ${alice.multikey}, PDS ${net.url}`,
+      `commit ${img.written.commitCid} (rev ${img.written.rev}) signed by ${alice.multikey}; record ${img.written.cid} included`,
+      `handle ${alice.handle} verified both ways`,
+      `record ${img.written.rkey} signs ${img.digest} for repository ${REPOSITORY}`,
+      'trusted as "Alice" by p',
+    ]);
+  });
+
+  it('a signer trusted without a display name: "trusted by <policy>"', async () => {
+    const alice = await publisher();
+    const img = await signedImage(alice);
+    const out = await verifierFor(policyFor(alice.did)).verify(img.request);
+    expect(detailOf(out, 'policy')).toBe('trusted by p');
+  });
+
+  it('an image no scope covers under defaultAction allow: "trusted by default-allow" (the action, as no policy matched)', async () => {
+    const alice = await publisher();
+    const img = await signedImage(alice, { repository: 'quay.io/acme/app' });
+    const out = await verifierFor(policyFor(alice.did, { defaultAction: 'allow' })).verify(img.request);
+    expect([out.isSuccess, detailOf(out, 'policy')]).toEqual([true, 'trusted by default-allow']);
+  });
+
+  it('without a trust policy the proof chain is verified and the signer is not judged', async () => {
+    const alice = await publisher();
+    const img = await signedImage(alice);
+    const out = await verifierFor(undefined).verify(img.request);
+    expect([out.isSuccess, out.audit, out.trust]).toEqual([true, false, undefined]);
+    expect(detailOf(out, 'claim')).toBe(`claimed signer ${alice.did}: no trust policy, not judged`);
+    expect(detailOf(out, 'policy')).toBe('no trust policy given: the proof chain is verified, the signer is not judged');
+  });
+
+  it('a request without a reference reports no registry mapping', async () => {
+    const alice = await publisher();
+    const img = await signedImage(alice);
+    const out = await verifierFor(undefined).verify({ subjectDigest: img.digest, payload: img.request.payload });
+    expect([out.isSuccess, out.registryMapping]).toEqual([true, undefined]);
+  });
+
+  it('a mirror mapped to its origin: the record is checked on the origin name, and the record step says how', async () => {
+    const alice = await publisher();
+    const digest = freshDigest();
+    const img = await signedImage(alice, { digest, reference: `mirror.example/acme/app@${digest}` });
+    const policy = policyFor(alice.did, { registries: 'registries:\n  - {host: mirror.example, mirrorOf: ghcr.io}\n' });
+    const out = await verifierFor(policy).verify(img.request);
+    expect(out.error).toBeUndefined();
+    expect(out.registryMapping?.applied).toBe(true);
+    expect(detailOf(out, 'record')).toBe(`record ${img.written.rkey} signs ${digest} for repository ${REPOSITORY} (${out.registryMapping!.description})`);
+  });
+
+  it('the key rotated and the repository re-signed with the new key: the record verifies again', async () => {
+    const alice = await publisher();
+    const img = await signedImage(alice);
+    await alice.rotateSigningKey();
+    await alice.resign();
+    const out = await verifierFor(policyFor(alice.did)).verify(img.request);
+    expect([out.isSuccess, out.signingKey]).toEqual([true, alice.multikey]);
+  });
+});
+
+type Setup = (alice: InMemoryPublisher) => Promise<{ request: VerifyRequest; verifier?: Verifier }>;
+
+describe('each broken link fails at its step, with its code, step and remediation', () => {
+  const before = (steps: number, failed: string) => [...ALL_OK.slice(0, steps), `${failed}:failed`];
+  // [rule, setup, code, trail]
+  const table: [string, Setup, ErrorCode, string[]][] = [
+    [
+      'a commit signed by a key the DID document does not name: SIGNATURE_INVALID',
+      async (alice) => {
+        const img = await signedImage(alice);
+        const stranger = await Secp256k1Keypair.create();
+        serveProof(img.written.rkey, await editedCommit(await alice.proof(img.written.rkey), async ({ sig: _sig, ...unsigned }) => dagCbor.decode((await signedCommitBlock(unsigned, stranger)).bytes) as Record<string, unknown>));
+        return img;
+      },
+      'SIGNATURE_INVALID',
+      before(3, 'proof'),
+    ],
+    [
+      'the #atproto key rotated since the record was signed (old signatures revoked): SIGNATURE_INVALID',
+      async (alice) => {
+        const img = await signedImage(alice);
+        await alice.rotateSigningKey();
+        return img;
+      },
+      'SIGNATURE_INVALID',
+      before(3, 'proof'),
+    ],
+    ...(['k256', 'p256'] as const).map((curve): [string, Setup, ErrorCode, string[]] => [
+      `the high-S twin of a valid ${curve} commit signature: SIGNATURE_INVALID`,
+      async () => {
+        const pub = await publisher(curve);
+        const img = await signedImage(pub);
+        serveProof(img.written.rkey, await editedCommit(await pub.proof(img.written.rkey), (c) => ({ ...c, sig: highSTwin(c.sig as Uint8Array, curve) })));
+        return { request: img.request, verifier: verifierFor(policyFor(pub.did)) };
+      },
+      'SIGNATURE_INVALID',
+      before(3, 'proof'),
+    ]),
+    [
+      "another DID's valid commit for the same record path (a swapped proof): COMMIT_DID_MISMATCH",
+      async (alice) => {
+        const img = await signedImage(alice);
+        const bob = await publisher();
+        await bob.putManifestRecord({ digest: img.digest, repository: REPOSITORY }, { rkey: img.written.rkey });
+        serveProof(img.written.rkey, await bob.proof(img.written.rkey));
+        return img;
+      },
+      'COMMIT_DID_MISMATCH',
+      before(3, 'proof'),
+    ],
+    [
+      "the signer's own earlier commit, from before the record (a stale proof): RECORD_NOT_IN_COMMIT",
+      async (alice) => {
+        const rkey = TID.nextStr();
+        const stale = await alice.proof(rkey);
+        const img = await signedImage(alice, { rkey });
+        serveProof(rkey, stale);
+        return img;
+      },
+      'RECORD_NOT_IN_COMMIT',
+      before(3, 'proof'),
+    ],
+    [
+      'the record deleted by its publisher (revoked): RECORD_NOT_FOUND',
+      async (alice) => {
+        const img = await signedImage(alice);
+        await alice.deleteRecord(img.written.rkey);
+        return img;
+      },
+      'RECORD_NOT_FOUND',
+      before(3, 'proof'),
+    ],
+    [
+      'the PDS answers HTTP 500: PDS_FETCH_FAILED',
+      async (alice) => {
+        const img = await signedImage(alice);
+        net.answer = (url) => (url.pathname === GETRECORD ? { status: 500, body: 'oops' } : undefined);
+        return img;
+      },
+      'PDS_FETCH_FAILED',
+      before(3, 'proof'),
+    ],
+    [
+      'the DID is not registered with the PLC directory: DID_RESOLUTION_FAILED',
+      async (alice) => {
+        const img = await signedImage(alice);
+        net.answer = (url) => (url.pathname.startsWith(`/${alice.did}`) ? { status: 404, body: '{}' } : undefined);
+        return img;
+      },
+      'DID_RESOLUTION_FAILED',
+      before(2, 'identity'),
+    ],
+    [
+      'the signed record is for another digest than the image: DIGEST_MISMATCH',
+      async (alice) => {
+        const img = await signedImage(alice);
+        const other = freshDigest();
+        return { request: { subjectDigest: other, reference: `${REPOSITORY}@${other}`, payload: alice.payload(other, img.written) } };
+      },
+      'DIGEST_MISMATCH',
+      before(5, 'record'),
+    ],
+    [
+      'the artifact names another record CID than the signed commit holds: RECORD_CID_MISMATCH',
+      async (alice) => {
+        const img = await signedImage(alice);
+        const decoy = await signedImage(alice);
+        return { request: { ...img.request, payload: alice.payload(img.digest, img.written, { recordCid: decoy.written.cid }) } };
+      },
+      'RECORD_CID_MISMATCH',
+      before(5, 'record'),
+    ],
+    [
+      'the record names another repository than the image path: REPOSITORY_MISMATCH',
+      async (alice) => {
+        const digest = freshDigest();
+        return signedImage(alice, { digest, repository: 'ghcr.io/acme/other', reference: `${REPOSITORY}@${digest}` });
+      },
+      'REPOSITORY_MISMATCH',
+      before(5, 'record'),
+    ],
+    [
+      'a commit rev more than 10 minutes ahead of the clock: COMMIT_INVALID',
+      async (alice) => {
+        const img = await signedImage(alice);
+        return { request: img.request, verifier: verifierFor(policyFor(alice.did), { now: () => new Date(Date.now() - HOUR) }) };
+      },
+      'COMMIT_INVALID',
+      before(3, 'proof'),
+    ],
+    [
+      "a commit signed before the signer's validFrom: DID_NOT_YET_VALID",
+      async (alice) => {
+        const img = await signedImage(alice);
+        const validFrom = new Date(Date.now() + HOUR).toISOString();
+        return { request: img.request, verifier: verifierFor(policyFor(alice.did, { entry: `{validFrom: "${validFrom}"}` }), { now: () => new Date(Date.now() + 2 * HOUR) }) };
+      },
+      'DID_NOT_YET_VALID',
+      before(6, 'policy'),
+    ],
+    [
+      "the signer's expiresAt has passed: DID_EXPIRED",
+      async (alice) => {
+        const img = await signedImage(alice);
+        return { request: img.request, verifier: verifierFor(policyFor(alice.did, { entry: `{expiresAt: "${new Date(Date.now() - 60_000).toISOString()}"}` })) };
+      },
+      'DID_EXPIRED',
+      before(6, 'policy'),
+    ],
+    [
+      'the policy pins another key than the one that signed: KEY_NOT_PINNED',
+      async (alice) => {
+        const img = await signedImage(alice);
+        const other = await publisher();
+        return { request: img.request, verifier: verifierFor(policyFor(alice.did, { entry: `{keys: ["${other.multikey}"]}` })) };
+      },
+      'KEY_NOT_PINNED',
+      before(6, 'policy'),
+    ],
+    [
+      'the payload covers another image: SUBJECT_MISMATCH, before any request',
+      async (alice) => {
+        const img = await signedImage(alice);
+        const other = freshDigest();
+        return { request: { ...img.request, subjectDigest: other, reference: `${REPOSITORY}@${other}` } };
+      },
+      'SUBJECT_MISMATCH',
+      before(0, 'artifact'),
+    ],
+  ];
+
+  it.each(table)('%s', async (_rule, setup, code, expectedTrail) => {
+    const alice = await publisher();
+    const made = await setup(alice);
+    const verifier = made.verifier ?? verifierFor(policyFor(alice.did));
+    const out = await verifier.verify(made.request);
+    expect([out.isSuccess, out.error?.code, out.audit]).toEqual([false, code, false]);
+    expect(trail(out)).toEqual(expectedTrail);
+    // REPOSITORY_MISMATCH says which registries entry would map the name, when one fits.
+    if (code !== 'REPOSITORY_MISMATCH') expect(out.error!.remediation).toBe(remediationFor(code));
+    expect(out.message).toBe(`${out.error!.step} step failed [${code}]: ${out.error!.message}`);
+    expect(out.steps.at(-1)!.detail).toBe(out.error!.message);
+    expect(out.refusedOnClaim).toBeUndefined();
+  });
+});
