@@ -413,3 +413,285 @@ describe('each broken link fails at its step, with its code, step and remediatio
     expect(out.refusedOnClaim).toBeUndefined();
   });
 });
+
+describe('what a failure still reports: the evidence gathered before the step that broke', () => {
+  it('a claim refused before any request: the claimed DID and record, refusedOnClaim, no network', async () => {
+    const alice = await publisher();
+    const img = await signedImage(alice);
+    const requests = net.requests.length;
+    const out = await verifierFor(policyFor(alice.did, { trusted: [STRANGER] })).verify(img.request);
+    expect([out.error?.code, out.refusedOnClaim, out.did, out.recordUri, out.signingKey, out.pdsEndpoint]).toEqual(['UNTRUSTED_DID', true, alice.did, img.written.uri, undefined, undefined]);
+    expect(net.requests.length).toBe(requests);
+  });
+
+  it('a proof that fails: the PDS is known, but no commit, signed time or signing key is reported', async () => {
+    const alice = await publisher();
+    const img = await signedImage(alice);
+    await alice.rotateSigningKey();
+    const out = await verifierFor(policyFor(alice.did)).verify(img.request);
+    expect(out.error?.code).toBe('SIGNATURE_INVALID');
+    expect([out.did, out.pdsEndpoint, out.signedAt, out.commitCid, out.signingKey, out.handleStatus]).toEqual([alice.did, net.url, undefined, undefined, undefined, undefined]);
+  });
+
+  it('a record that fails: the verified commit, its key and the handle are reported beside the error', async () => {
+    const alice = await publisher();
+    const img = await signedImage(alice);
+    const other = freshDigest();
+    const out = await verifierFor(policyFor(alice.did)).verify({ subjectDigest: other, reference: `${REPOSITORY}@${other}`, payload: alice.payload(other, img.written) });
+    expect(out.error?.code).toBe('DIGEST_MISMATCH');
+    expect([out.commitCid, out.commitRev, out.recordCid, out.signingKey, out.handle]).toEqual([img.written.commitCid, img.written.rev, img.written.cid, alice.multikey, alice.handle]);
+    expect(out.trust).toBeUndefined();
+  });
+
+  it('a policy that refuses: its decision is reported', async () => {
+    const alice = await publisher();
+    const img = await signedImage(alice);
+    const out = await verifierFor(policyFor(alice.did, { entry: `{expiresAt: "${new Date(Date.now() - 60_000).toISOString()}"}` })).verify(img.request);
+    expect([out.error?.code, out.trust?.allowed, out.trust?.audit]).toEqual(['DID_EXPIRED', false, false]);
+  });
+});
+
+describe('the subject digest must be exactly sha256:<64 lowercase hex>, checked before anything else', () => {
+  const hex = 'a'.repeat(64);
+  it.each([
+    ['upper-case hex', `sha256:${'A'.repeat(64)}`],
+    ['a prefix before sha256:', `xsha256:${hex}`],
+    ['a 65th character', `sha256:${hex}0`],
+    ['another algorithm', `sha512:${hex}`],
+    ['empty', ''],
+  ])('%s: INPUT_INVALID at the artifact step', async (_rule, subjectDigest) => {
+    const alice = await publisher();
+    // The payload itself is well formed (its parser checks its own digest): only the request's is not.
+    const payload = alice.payload(`sha256:${hex}`, { uri: `at://${alice.did}/io.atcr.manifest/3kabcdefghijk`, rkey: '3kabcdefghijk', cid: '', commitCid: '', rev: '' });
+    const out = await verifierFor(policyFor(alice.did)).verify({ subjectDigest, reference: `${REPOSITORY}:1`, payload });
+    expect([out.error?.code, trail(out)]).toEqual(['INPUT_INVALID', ['artifact:failed']]);
+    expect(out.error!.message).toBe(`subject digest "${subjectDigest.slice(0, 80)}" is not sha256:<64 hex>`);
+  });
+
+  it('a long digest is quoted to 80 characters only', async () => {
+    const alice = await publisher();
+    const subjectDigest = `sha256:${'b'.repeat(300)}`;
+    const payload = alice.payload(`sha256:${hex}`, { uri: `at://${alice.did}/io.atcr.manifest/3kabcdefghijk`, rkey: '3kabcdefghijk', cid: '', commitCid: '', rev: '' });
+    const out = await verifierFor(undefined).verify({ subjectDigest, payload });
+    expect(out.error!.message).toBe(`subject digest "${subjectDigest.slice(0, 80)}" is not sha256:<64 hex>`);
+  });
+});
+
+describe('the commit time: a rev more than 10 minutes ahead of the verifier clock is refused', () => {
+  // [rule, clock relative to the signed time (ms), passes?]
+  it.each([
+    ['the clock exactly 10 minutes behind the rev: accepted (the bound is inclusive)', -10 * 60_000, true],
+    ['9 minutes behind: accepted (clock skew)', -9 * 60_000, true],
+    ['11 minutes behind: COMMIT_INVALID', -11 * 60_000, false],
+    ['the clock after the rev: accepted', 60_000, true],
+  ] as [string, number, boolean][])('%s', async (_rule, offset, ok) => {
+    const alice = await publisher();
+    const img = await signedImage(alice);
+    const signedAt = signedAtOf(img.written).getTime();
+    const out = await verifierFor(policyFor(alice.did), { now: () => new Date(signedAt + offset) }).verify(img.request);
+    expect(out.isSuccess).toBe(ok);
+    if (!ok) {
+      expect(out.error?.code).toBe('COMMIT_INVALID');
+      expect(out.error!.message).toBe(`commit rev ${img.written.rev} claims a time in the future (${signedAtOf(img.written).toISOString()})`);
+    }
+  });
+});
+
+describe('validFrom is judged at the signed commit time and at the earlier of the rkey TID and createdAt', () => {
+  const tidAt = (ms: number) => TID.fromTime(ms * 1000, 0).toString();
+  // [rule, rkey (a TID at now + offset, or a non-TID key), createdAt (offset, or text), passes?]
+  const table: [string, number | string, number | string, boolean][] = [
+    ['rkey and createdAt both after validFrom: trusted', 0, 0, true],
+    ['createdAt claims a time before validFrom: DID_NOT_YET_VALID', 0, -2 * HOUR, false],
+    ['the rkey TID is from before validFrom: DID_NOT_YET_VALID', -2 * HOUR, 0, false],
+    ['createdAt is not a date: the rkey alone decides (trusted)', 0, 'yesterday', true],
+    ['createdAt is not a date, the rkey TID before validFrom: DID_NOT_YET_VALID', -2 * HOUR, 'yesterday', false],
+    ['the rkey is not a TID: createdAt alone decides (trusted)', 'app-record', 0, true],
+    ['the rkey is not a TID, createdAt before validFrom: DID_NOT_YET_VALID', 'app-record', -2 * HOUR, false],
+    ['neither gives a time: the commit time alone decides (trusted)', 'app-record', 'yesterday', true],
+  ];
+  it.each(table)('%s', async (_rule, rkey, createdAt, ok) => {
+    const alice = await publisher();
+    const now = Date.now();
+    const img = await signedImage(alice, {
+      rkey: typeof rkey === 'number' ? tidAt(now + rkey) : `${rkey}-${++counter}`,
+      fields: { createdAt: typeof createdAt === 'number' ? new Date(now + createdAt).toISOString() : createdAt },
+    });
+    const validFrom = new Date(now - HOUR).toISOString();
+    const out = await verifierFor(policyFor(alice.did, { entry: `{validFrom: "${validFrom}"}` })).verify(img.request);
+    expect([out.isSuccess, out.error?.code]).toEqual(ok ? [true, undefined] : [false, 'DID_NOT_YET_VALID']);
+  });
+
+  it.each([
+    ['expiresAt an hour ahead: trusted', HOUR, true],
+    ['expiresAt a minute ago: DID_EXPIRED', -60_000, false],
+  ] as [string, number, boolean][])('%s', async (_rule, offset, ok) => {
+    const alice = await publisher();
+    const img = await signedImage(alice);
+    const out = await verifierFor(policyFor(alice.did, { entry: `{expiresAt: "${new Date(Date.now() + offset).toISOString()}"}` })).verify(img.request);
+    expect([out.isSuccess, out.error?.code]).toEqual(ok ? [true, undefined] : [false, 'DID_EXPIRED']);
+  });
+});
+
+describe('audit mode reports what enforce would refuse, and admits', () => {
+  // [rule, action, signer entry, trusted by the policy: the signer?, outcome, code]
+  const table: [string, 'enforce' | 'audit', string, boolean, boolean, ErrorCode | undefined][] = [
+    ['enforce, trusted: verified', 'enforce', '{}', true, true, undefined],
+    ['enforce, expired: refused', 'enforce', `{expiresAt: "2020-01-01T00:00:00Z"}`, true, false, 'DID_EXPIRED'],
+    ['audit, expired: admitted, saying it would be refused', 'audit', `{expiresAt: "2020-01-01T00:00:00Z"}`, true, true, 'DID_EXPIRED'],
+    ['audit, a signer the policy does not trust: admitted after the whole chain', 'audit', '{}', false, true, 'UNTRUSTED_DID'],
+  ];
+  it.each(table)('%s', async (_rule, action, entry, trustsSigner, ok, code) => {
+    const alice = await publisher();
+    const img = await signedImage(alice);
+    const out = await verifierFor(policyFor(alice.did, { action, entry, trusted: trustsSigner ? [alice.did] : [STRANGER] })).verify(img.request);
+    const audited = ok && code !== undefined;
+    expect([out.isSuccess, out.audit, out.trust?.audit]).toEqual([ok, audited, audited]);
+    if (audited) {
+      expect(out.error).toBeUndefined();
+      expect(trail(out)).toEqual(ALL_OK);
+      const failure = out.trust!.failures[0]!;
+      expect(failure.code).toBe(code);
+      expect(out.message).toBe(
+        `audit: would be refused [${code}]: ${failure.message}; allowed because the matching policy is in audit mode. Signed by ${alice.handle} (${alice.did}) at ${signedAtOf(img.written).toISOString()} (commit ${img.written.commitCid})`,
+      );
+      expect(detailOf(out, 'policy')).toBe(`audit: ${out.trust!.failures.map((f) => f.message).join('; ')} (not enforced)`);
+    } else if (ok) {
+      expect(out.message.startsWith('verified: ')).toBe(true);
+    } else {
+      expect(out.error?.code).toBe(code);
+    }
+  });
+});
+
+describe('the handle: reported only when verified both ways, never fatal by itself', () => {
+  it('a handle that resolves to another DID is not reported; the signer is named by DID', async () => {
+    const alice = await publisher();
+    net.handles.set(alice.handle!, STRANGER);
+    try {
+      const img = await signedImage(alice);
+      const out = await verifierFor(policyFor(alice.did)).verify(img.request);
+      const reason = `handle ${alice.handle} resolves to another DID, not ${alice.did}`;
+      expect([out.isSuccess, out.handle, out.handleStatus]).toEqual([true, undefined, { handle: alice.handle, verified: false, reason }]);
+      expect(detailOf(out, 'handle')).toBe(`handle unverified: ${reason}`);
+      expect(out.message).toBe(`verified: signed by ${alice.did} at ${signedAtOf(img.written).toISOString()} (commit ${img.written.commitCid})`);
+    } finally {
+      net.handles.set(alice.handle!, alice.did);
+    }
+  });
+
+  it('a DID document that claims no handle: verified by DID alone', async () => {
+    const bare = await publisher('k256', false);
+    const img = await signedImage(bare);
+    const out = await verifierFor(policyFor(bare.did)).verify(img.request);
+    expect([out.isSuccess, out.handle, out.handleStatus?.verified]).toEqual([true, undefined, false]);
+  });
+
+  it.each([
+    ['verified both ways: the ATCR path under the handle names the record', true, true],
+    ['not verified: the path names an identity that is not the signer (REPOSITORY_MISMATCH)', false, false],
+  ] as [string, boolean, boolean][])('an image path that starts with the handle, %s', async (_rule, verified, ok) => {
+    const alice = await publisher();
+    const digest = freshDigest();
+    const img = await signedImage(alice, { digest, repository: 'app', reference: `ghcr.io/${alice.handle}/app@${digest}` });
+    const resolver: HandleResolver = async (handle) => (verified ? net.handles.get(handle) : STRANGER);
+    const out = await verifierFor(policyFor(alice.did), { handleResolver: resolver }).verify(img.request);
+    expect([out.isSuccess, out.error?.code]).toEqual(ok ? [true, undefined] : [false, 'REPOSITORY_MISMATCH']);
+  });
+
+  it('the handle is resolved once per verification (started beside the proof fetch, then awaited)', async () => {
+    const alice = await publisher();
+    const img = await signedImage(alice);
+    const lookups = net.handleLookups;
+    const out = await verifierFor(policyFor(alice.did)).verify(img.request);
+    expect([out.isSuccess, net.handleLookups - lookups]).toEqual([true, 1]);
+  });
+
+  it("the request's abort signal reaches the handle resolver", async () => {
+    const alice = await publisher();
+    const img = await signedImage(alice);
+    const signal = new AbortController().signal;
+    const seen: (AbortSignal | undefined)[] = [];
+    const resolver: HandleResolver = async (handle, s) => {
+      seen.push(s);
+      return net.handles.get(handle);
+    };
+    const out = await verifierFor(policyFor(alice.did), { handleResolver: resolver }).verify({ ...img.request, signal });
+    expect(out.isSuccess).toBe(true);
+    expect(seen).toEqual([signal]);
+  });
+
+  it('an aborted request stops at the identity step (the signal reaches the DID resolution)', async () => {
+    const alice = await publisher();
+    const img = await signedImage(alice);
+    const controller = new AbortController();
+    controller.abort(new Error('caller gave up'));
+    const out = await verifierFor(policyFor(alice.did)).verify({ ...img.request, signal: controller.signal });
+    expect(out.isSuccess).toBe(false);
+    expect(trail(out)).toEqual(['artifact:ok', 'claim:ok', 'identity:failed']);
+  });
+});
+
+describe('offline: an embedded proof checked against pinned keys, only when the operator allows it', () => {
+  async function offlineCase(pinned: (alice: InMemoryPublisher) => Promise<string[]>, o: { entry?: string; action?: 'enforce' | 'audit'; car?: Uint8Array; deleteAfter?: boolean } = {}) {
+    const alice = await publisher();
+    const img = await signedImage(alice);
+    const car = o.car ?? (await alice.proof(img.written.rkey));
+    if (o.deleteAfter) await alice.deleteRecord(img.written.rkey);
+    const keys = await pinned(alice);
+    const entry = `{keys: [${keys.map((k) => `"${k}"`).join(', ')}], offline: allowed${o.entry ?? ''}}`;
+    const verifier = verifierFor(policyFor(alice.did, { entry, ...(o.action ? { action: o.action } : {}) }), { settings: { offline: true } });
+    const requests = net.requests.length;
+    const out = await verifier.verify({ ...img.request, payload: alice.payload(img.digest, img.written, { proofCar: car }) });
+    return { alice, img, out, requests: net.requests.length - requests };
+  }
+  const strangerKey = async () => (await publisher()).multikey;
+
+  it("the signer's pinned key: verified with no request at all, and said to be offline", async () => {
+    const { alice, img, out, requests } = await offlineCase(async (a) => [a.multikey]);
+    const reason = 'offline verification: DID document not consulted';
+    expect([out.isSuccess, out.offline, requests, out.pdsEndpoint, out.signingKey]).toEqual([true, true, 0, undefined, alice.multikey]);
+    expect(out.message).toBe(`${OFFLINE_NOTE}; verified: signed by ${alice.did} at ${signedAtOf(img.written).toISOString()} (commit ${img.written.commitCid})`);
+    expect([out.handleStatus, detailOf(out, 'handle')]).toEqual([{ handle: undefined, verified: false, reason }, reason]);
+    expect(detailOf(out, 'proof')).toBe(`commit ${img.written.commitCid} (rev ${img.written.rev}) signed by ${alice.multikey}; record ${img.written.cid} included`);
+  });
+
+  it('several pinned keys: each is tried, and the one that verifies is reported', async () => {
+    const stranger = await strangerKey();
+    const { alice, out } = await offlineCase(async (a) => [stranger, a.multikey]);
+    expect([out.isSuccess, out.signingKey]).toEqual([true, alice.multikey]);
+  });
+
+  it('no pinned key verifies: SIGNATURE_INVALID naming how many were tried, the last failure as cause', async () => {
+    const [k1, k2] = [await strangerKey(), await strangerKey()];
+    const { alice, out } = await offlineCase(async () => [k1, k2]);
+    expect([out.error?.code, out.offline, out.signingKey]).toEqual(['SIGNATURE_INVALID', true, undefined]);
+    expect(out.error!.message).toBe(`commit signature verifies with none of the 2 key(s) pinned for ${alice.did}`);
+    expect((out.error!.cause as { code?: string }).code).toBe('SIGNATURE_INVALID');
+    expect(out.message.startsWith(OFFLINE_NOTE)).toBe(false);
+  });
+
+  it('an embedded proof that is not a CAR fails as such at once, not as a wrong key', async () => {
+    const [k1, k2] = [await strangerKey(), await strangerKey()];
+    const { out } = await offlineCase(async () => [k1, k2], { car: new Uint8Array([1, 2, 3, 4]) });
+    expect([out.error?.code, trail(out)]).toEqual(['CAR_INVALID', ['artifact:ok', 'claim:ok', 'identity:ok', 'proof:failed']]);
+  });
+
+  it('a record deleted since: still verified offline (revocation is not checked, and the outcome says so)', async () => {
+    const { out } = await offlineCase(async (a) => [a.multikey], { deleteAfter: true });
+    expect([out.isSuccess, out.offline]).toEqual([true, true]);
+    expect(out.message.startsWith(`${OFFLINE_NOTE}; `)).toBe(true);
+  });
+
+  it('offline and refused by the policy: the failure message is not prefixed as a verification', async () => {
+    const { out } = await offlineCase(async (a) => [a.multikey], { entry: ', expiresAt: "2020-01-01T00:00:00Z"' });
+    expect([out.isSuccess, out.offline, out.error?.code]).toEqual([false, true, 'DID_EXPIRED']);
+    expect(out.message).toBe(`policy step failed [DID_EXPIRED]: ${out.error!.message}`);
+  });
+
+  it('offline and admitted by audit: the audit message is prefixed with the offline note', async () => {
+    const { out } = await offlineCase(async (a) => [a.multikey], { entry: ', expiresAt: "2020-01-01T00:00:00Z"', action: 'audit' });
+    expect([out.isSuccess, out.audit]).toEqual([true, true]);
+    expect(out.message.startsWith(`${OFFLINE_NOTE}; audit: would be refused [DID_EXPIRED]`)).toBe(true);
+  });
+});
