@@ -695,3 +695,161 @@ describe('offline: an embedded proof checked against pinned keys, only when the 
     expect(out.message.startsWith(`${OFFLINE_NOTE}; audit: would be refused [DID_EXPIRED]`)).toBe(true);
   });
 });
+
+describe('prefetchIdentities: the DIDs the policy trusts for the image, at most MAX_PREFETCHED_DIDS, handed to verify()', () => {
+  const others = (n: number) => Array.from({ length: n }, (_, i) => `did:plc:prefetch${'x'.repeat(15)}${String.fromCharCode(97 + i)}`);
+  const cacheOn = { cacheEnabled: true };
+  /** Delays every PLC answer for `did` by `ms` (then `status`, or the real log). */
+  const slowPlc = (did: string, ms: number, status?: (n: number) => number | undefined) => {
+    let n = 0;
+    net.answer = async (url) => {
+      if (url.pathname !== `/${did}/log/audit`) return undefined;
+      const s = status?.(++n);
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      return s ? { status: s, body: '{}' } : undefined;
+    };
+  };
+
+  // [rule, how the verifier and reference are made]
+  const nothing: [string, (alice: InMemoryPublisher) => { verifier: Verifier; reference: string }][] = [
+    ['no trust policy', () => ({ verifier: verifierFor(undefined, { settings: cacheOn }), reference: `${REPOSITORY}:1` })],
+    ['the DID cache is off (the resolution could not be handed over)', (a) => ({ verifier: verifierFor(policyFor(a.did)), reference: `${REPOSITORY}:1` })],
+    ['an image no scope covers', (a) => ({ verifier: verifierFor(policyFor(a.did), { settings: cacheOn }), reference: 'quay.io/acme/app:1' })],
+    ['not an image reference', (a) => ({ verifier: verifierFor(policyFor(a.did), { settings: cacheOn }), reference: 'NOT A REFERENCE::' })],
+    [
+      `a scope trusting more than ${MAX_PREFETCHED_DIDS} DIDs`,
+      (a) => ({ verifier: verifierFor(policyFor(a.did, { trusted: [a.did, ...others(MAX_PREFETCHED_DIDS)] }), { settings: cacheOn }), reference: `${REPOSITORY}:1` }),
+    ],
+    [
+      'the only trusted DID is verified offline (pinned keys, offline: allowed)',
+      (a) => ({ verifier: verifierFor(policyFor(a.did, { entry: `{keys: ["${a.multikey}"], offline: allowed}` }), { settings: { ...cacheOn, offline: true } }), reference: `${REPOSITORY}:1` }),
+    ],
+  ];
+  it.each(nothing)('fetches nothing: %s', async (_rule, make) => {
+    const alice = await publisher();
+    const { verifier, reference } = make(alice);
+    const requests = net.requests.length;
+    verifier.prefetchIdentities(reference);
+    await settle();
+    expect(net.requests.length).toBe(requests);
+  });
+
+  it(`a scope trusting exactly ${MAX_PREFETCHED_DIDS} DIDs: each is resolved once, even when asked twice`, async () => {
+    const alice = await publisher();
+    const trusted = [alice.did, ...others(MAX_PREFETCHED_DIDS - 1)];
+    const verifier = verifierFor(policyFor(alice.did, { trusted }), { settings: cacheOn });
+    const requests = net.requests.length;
+    verifier.prefetchIdentities(`${REPOSITORY}:1`);
+    verifier.prefetchIdentities(`${REPOSITORY}:2`);
+    await settle();
+    expect(net.requests.slice(requests).sort()).toEqual(trusted.map((d) => `/${d}/log/audit`).sort());
+  });
+
+  it('verify() under the same signal takes the pending resolution over: one PLC request in all', async () => {
+    const alice = await publisher();
+    const img = await signedImage(alice);
+    const verifier = verifierFor(policyFor(alice.did), { settings: cacheOn });
+    slowPlc(alice.did, 50);
+    verifier.prefetchIdentities(img.reference);
+    const out = await verifier.verify(img.request);
+    expect([out.isSuccess, plcHits(alice.did)]).toEqual([true, 1]);
+  });
+
+  it('verify() under another signal does not share it: it resolves the DID itself', async () => {
+    const alice = await publisher();
+    const img = await signedImage(alice);
+    const verifier = verifierFor(policyFor(alice.did), { settings: cacheOn });
+    slowPlc(alice.did, 50);
+    verifier.prefetchIdentities(img.reference, new AbortController().signal);
+    const out = await verifier.verify({ ...img.request, signal: new AbortController().signal });
+    expect([out.isSuccess, plcHits(alice.did)]).toEqual([true, 2]);
+  });
+
+  it('a prefetch that fails is not the answer: verify() resolves the DID again', async () => {
+    const alice = await publisher();
+    const img = await signedImage(alice);
+    const verifier = verifierFor(policyFor(alice.did), { settings: cacheOn });
+    slowPlc(alice.did, 50, (n) => (n === 1 ? 500 : undefined));
+    verifier.prefetchIdentities(img.reference);
+    const out = await verifier.verify(img.request);
+    expect([out.isSuccess, plcHits(alice.did)]).toEqual([true, 2]);
+  });
+
+  it('a settled prefetch is forgotten: once the cache entry expires, verify() asks the directory again', async () => {
+    const alice = await publisher();
+    const img = await signedImage(alice);
+    const verifier = verifierFor(policyFor(alice.did), { settings: { ...cacheOn, cacheTtlMs: 1 } });
+    verifier.prefetchIdentities(img.reference);
+    await settle();
+    const out = await verifier.verify(img.request);
+    expect([out.isSuccess, plcHits(alice.did)]).toEqual([true, 2]);
+  });
+});
+
+describe('caches: DID and handle answers are kept per verifier, and per resolver', () => {
+  it('with the cache on, a second verification asks neither the directory nor the handle resolver again', async () => {
+    const alice = await publisher();
+    const img = await signedImage(alice);
+    const verifier = verifierFor(policyFor(alice.did), { settings: { cacheEnabled: true } });
+    const lookups = net.handleLookups;
+    for (let i = 0; i < 2; i++) expect((await verifier.verify(img.request)).isSuccess).toBe(true);
+    expect([plcHits(alice.did), net.handleLookups - lookups, pdsHits() > 0]).toEqual([1, 1, true]);
+  });
+
+  it('on disk, DID answers and handle answers are kept apart (did/ and handle/)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'verifier-cache-'));
+    try {
+      const alice = await publisher();
+      const img = await signedImage(alice);
+      const out = await verifierFor(policyFor(alice.did), { settings: { cacheEnabled: true, cacheDir: dir } }).verify(img.request);
+      expect(out.isSuccess).toBe(true);
+      expect(readdirSync(dir).sort()).toEqual(['did', 'handle']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a handle answer from a custom resolver is never served to a verifier that uses the xrpc resolver (shared cache directory)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'verifier-cache-'));
+    try {
+      const alice = await publisher();
+      const img = await signedImage(alice);
+      const shared = { cacheEnabled: true, cacheDir: dir, handleResolverUrl: net.url };
+      // The custom resolver vouches for the handle; the xrpc service (the network's map) names another DID.
+      const custom = await verifierFor(policyFor(alice.did), { settings: shared, handleResolver: async () => alice.did }).verify(img.request);
+      net.handles.set(alice.handle!, STRANGER);
+      const xrpc = await verifierFor(policyFor(alice.did), { settings: shared, ownResolver: true }).verify(img.request);
+      expect([custom.handle, xrpc.handle, xrpc.handleStatus?.verified]).toEqual([alice.handle, undefined, false]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("the xrpc handle resolver runs under the verifier's network allowance", async () => {
+    const alice = await publisher();
+    const img = await signedImage(alice);
+    const out = await verifierFor(policyFor(alice.did), { settings: { handleResolverUrl: net.url }, ownResolver: true }).verify(img.request);
+    expect([out.isSuccess, out.handle]).toEqual([true, alice.handle]);
+  });
+});
+
+describe("a private CA (deps.ca) is trusted for the PLC directory, the PDS and the handle resolver", () => {
+  it('an https network whose certificate only that CA issued: verified with it, refused without it', async () => {
+    const ca = makeTestCa('verifier chain CA');
+    const tlsNet = await startInMemoryNetwork({ tls: ca.issue({ cn: '127.0.0.1', ips: ['127.0.0.1'] }) });
+    try {
+      const alice = await tlsNet.createPublisher({ handle: 'tls-signer.test' });
+      const digest = freshDigest();
+      const written = await alice.putManifestRecord({ digest, repository: REPOSITORY });
+      const request = { subjectDigest: digest, reference: `${REPOSITORY}@${digest}`, payload: alice.payload(digest, written) };
+      const over = { plcDirectory: tlsNet.url, handleResolverUrl: tlsNet.url };
+      const withCa = await new Verifier(settings(over), { policy: policyFor(alice.did), ca: ca.cert }).verify(request);
+      expect([withCa.error?.code, withCa.isSuccess, withCa.handle, withCa.pdsEndpoint]).toEqual([undefined, true, alice.handle, tlsNet.url]);
+      const without = await new Verifier(settings(over), { policy: policyFor(alice.did) }).verify(request);
+      expect(trail(without)).toEqual(['artifact:ok', 'claim:ok', 'identity:failed']);
+    } finally {
+      await tlsNet.close();
+      ca.dispose();
+    }
+  });
+});
