@@ -116,7 +116,12 @@ const signedAtOf = (written: WrittenRecord) => parseTid(written.rev).date;
 const GETRECORD = '/xrpc/com.atproto.sync.getRecord';
 const plcHits = (did: string) => net.requests.filter((r) => r === `/${did}/log/audit`).length;
 const pdsHits = () => net.requests.filter((r) => r.startsWith(GETRECORD)).length;
-const settle = () => new Promise((resolve) => setTimeout(resolve, 60));
+const settle = (ms = 100) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits until `done()` holds (at most 5 s), then a little more, so late extra requests would show. */
+async function until(done: () => boolean): Promise<void> {
+  for (let waited = 0; !done() && waited < 5000; waited += 20) await settle(20);
+  await settle();
+}
 const ALL_OK = ['artifact:ok', 'claim:ok', 'identity:ok', 'proof:ok', 'handle:ok', 'record:ok', 'policy:ok'];
 
 /** Serves `car` instead of the PDS's own answer for `rkey`. */
@@ -741,7 +746,7 @@ describe('prefetchIdentities: the DIDs the policy trusts for the image, at most 
     const requests = net.requests.length;
     verifier.prefetchIdentities(`${REPOSITORY}:1`);
     verifier.prefetchIdentities(`${REPOSITORY}:2`);
-    await settle();
+    await until(() => net.requests.length - requests >= trusted.length);
     expect(net.requests.slice(requests).sort()).toEqual(trusted.map((d) => `/${d}/log/audit`).sort());
   });
 
@@ -780,7 +785,7 @@ describe('prefetchIdentities: the DIDs the policy trusts for the image, at most 
     const img = await signedImage(alice);
     const verifier = verifierFor(policyFor(alice.did), { settings: { ...cacheOn, cacheTtlMs: 1 } });
     verifier.prefetchIdentities(img.reference);
-    await settle();
+    await until(() => plcHits(alice.did) >= 1);
     const out = await verifier.verify(img.request);
     expect([out.isSuccess, plcHits(alice.did)]).toEqual([true, 2]);
   });
@@ -825,6 +830,21 @@ describe('caches: DID and handle answers are kept per verifier, and per resolver
     }
   });
 
+  it('a handle answer from the xrpc resolver is never served to a verifier that uses DNS and /.well-known (shared cache directory)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'verifier-cache-'));
+    try {
+      const alice = await publisher();
+      const img = await signedImage(alice);
+      const shared = { cacheEnabled: true, cacheDir: dir, didResolverTimeoutMs: 1000 };
+      const xrpc = await verifierFor(policyFor(alice.did), { settings: { ...shared, handleResolverUrl: net.url }, ownResolver: true }).verify(img.request);
+      // A .test handle has no DNS record and no https host: the standard resolver cannot vouch for it.
+      const standard = await verifierFor(policyFor(alice.did), { settings: shared, ownResolver: true }).verify(img.request);
+      expect([xrpc.handle, standard.isSuccess, standard.handle, standard.handleStatus?.verified]).toEqual([alice.handle, true, undefined, false]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("the xrpc handle resolver runs under the verifier's network allowance", async () => {
     const alice = await publisher();
     const img = await signedImage(alice);
@@ -851,5 +871,78 @@ describe("a private CA (deps.ca) is trusted for the PLC directory, the PDS and t
       await tlsNet.close();
       ca.dispose();
     }
+  });
+});
+
+describe('smaller rules of the chain', () => {
+  it('without an image reference, a policy finds no scope: NO_POLICY at the claim step (no reference is not a wildcard)', async () => {
+    const alice = await publisher();
+    const img = await signedImage(alice);
+    const out = await verifierFor(policyFor(alice.did)).verify({ subjectDigest: img.digest, payload: img.request.payload });
+    expect([out.error?.code, trail(out), out.refusedOnClaim]).toEqual(['NO_POLICY', ['artifact:ok', 'claim:failed'], true]);
+    expect(out.error!.message).toContain('(no image reference)');
+  });
+
+  it('without an image reference, under defaultAction allow: the chain is verified and the policy step says no scope matched', async () => {
+    const alice = await publisher();
+    const img = await signedImage(alice);
+    const out = await verifierFor(policyFor(alice.did, { defaultAction: 'allow' })).verify({ subjectDigest: img.digest, payload: img.request.payload });
+    expect([out.isSuccess, out.trust?.image, detailOf(out, 'policy')]).toEqual([true, '', 'trusted by default-allow']);
+  });
+
+  it('a reference that does not parse maps to nothing and is refused, never verified', async () => {
+    const alice = await publisher();
+    const img = await signedImage(alice);
+    const out = await verifierFor(policyFor(alice.did)).verify({ ...img.request, reference: 'NOT A REFERENCE::' });
+    expect([out.isSuccess, out.registryMapping]).toEqual([false, undefined]);
+    expect(out.steps.at(-1)!.step).toBe('claim');
+  });
+
+  it('the SUBJECT_MISMATCH message names both digests', async () => {
+    const alice = await publisher();
+    const img = await signedImage(alice);
+    const other = freshDigest();
+    const out = await verifierFor(policyFor(alice.did)).verify({ ...img.request, subjectDigest: other });
+    expect(out.error!.message).toBe(`signature artifact covers ${img.digest}, not the image ${other}`);
+  });
+
+  it('an artifact naming the right record CID passes; naming another, RECORD_CID_MISMATCH names both', async () => {
+    const alice = await publisher();
+    const img = await signedImage(alice);
+    const decoy = await signedImage(alice);
+    const right = await verifierFor(policyFor(alice.did)).verify({ ...img.request, payload: alice.payload(img.digest, img.written, { recordCid: img.written.cid }) });
+    expect(right.isSuccess).toBe(true);
+    const wrong = await verifierFor(policyFor(alice.did)).verify({ ...img.request, payload: alice.payload(img.digest, img.written, { recordCid: decoy.written.cid }) });
+    expect(wrong.error!.message).toBe(`artifact names record ${decoy.written.cid} but the signed commit holds ${img.written.cid}`);
+  });
+
+  it('the offline setting on, a signer the policy does not list (audit): verified online, not offline', async () => {
+    const alice = await publisher();
+    const img = await signedImage(alice);
+    const out = await verifierFor(policyFor(alice.did, { action: 'audit', trusted: [STRANGER] }), { settings: { offline: true } }).verify(img.request);
+    expect([out.isSuccess, out.audit, out.offline, out.pdsEndpoint]).toEqual([true, true, undefined, net.url]);
+  });
+
+  function twoPolicies(did: string, action: 'enforce' | 'audit', trusted: string): TrustPolicy {
+    return parseTrustPolicy(
+      `version: "1.0"\ntrustedDIDs:\n  ${did}: {}\n  ${STRANGER}: {}\npolicies:\n  - {name: p, scope: "ghcr.io/**", trustedDIDs: [${trusted}], action: ${action}}\n  - {name: q, scope: "ghcr.io/acme/**", trustedDIDs: [${trusted}], action: ${action}}\n`,
+      'policy.yaml',
+    );
+  }
+
+  it('trusted by two matching policies: both are named, comma-separated', async () => {
+    const alice = await publisher();
+    const img = await signedImage(alice);
+    const out = await verifierFor(twoPolicies(alice.did, 'enforce', alice.did)).verify(img.request);
+    expect(detailOf(out, 'policy')).toBe('trusted by p, q');
+  });
+
+  it('refused by two audit policies: each failure is reported, separated by "; "', async () => {
+    const alice = await publisher();
+    const img = await signedImage(alice);
+    const out = await verifierFor(twoPolicies(alice.did, 'audit', STRANGER)).verify(img.request);
+    const [f1, f2] = out.trust!.failures;
+    expect([out.isSuccess, out.audit, out.trust!.failures.length]).toEqual([true, true, 2]);
+    expect(detailOf(out, 'policy')).toBe(`audit: ${f1!.message}; ${f2!.message} (not enforced)`);
   });
 });
