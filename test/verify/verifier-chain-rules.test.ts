@@ -919,7 +919,12 @@ describe('smaller rules of the chain', () => {
   it('the offline setting on, a signer the policy does not list (audit): verified online, not offline', async () => {
     const alice = await publisher();
     const img = await signedImage(alice);
-    const out = await verifierFor(policyFor(alice.did, { action: 'audit', trusted: [STRANGER] }), { settings: { offline: true } }).verify(img.request);
+    // The policy's trustedDIDs do not list the signer at all: there is no entry to read `offline` from.
+    const policy = parseTrustPolicy(
+      `version: "1.0"\ntrustedDIDs:\n  ${STRANGER}: {}\npolicies:\n  - {name: p, scope: "ghcr.io/**", trustedDIDs: [${STRANGER}], action: audit}\n`,
+      'policy.yaml',
+    );
+    const out = await verifierFor(policy, { settings: { offline: true } }).verify(img.request);
     expect([out.isSuccess, out.audit, out.offline, out.pdsEndpoint]).toEqual([true, true, undefined, net.url]);
   });
 

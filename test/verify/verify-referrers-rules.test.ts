@@ -250,6 +250,12 @@ describe('verification order: trusted claims first, equal claims in reading orde
     expect(r.verified).toEqual([B, A]);
   });
 
+  it('a reference the policy cannot read: every claim ranks alike, and a referrer that failed to load still comes last', async () => {
+    // Read newest first: bob, junk (not a signature: failed when fetched), alice.
+    const r = await search([{ name: 'alice', did: A }, { name: 'junk' }, { name: 'bob', did: B }], policyOf([A]), [], { reference: 'NOT A REFERENCE::' });
+    expect(r.signatures.map((s) => s.referrer)).toEqual([sha('bob'), sha('alice'), sha('junk')]);
+  });
+
   it('a payload that does not parse is still handed to the engine, which judges it with its own message', async () => {
     const r = await search([{ name: 'odd', payload: '{"not": "a payload"}' }], policyOf([A]), [A]);
     expect(r.verified).toEqual(['raw']);
