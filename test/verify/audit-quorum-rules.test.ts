@@ -54,9 +54,15 @@ describe('which signatures and rules the audit count reads', () => {
   const req = () => signerRequirement(policy, image);
 
   it("only each DID's counted signature: B's refused signature does not make B an audit signer", () => {
-    // B passed the audit rule but its signature was refused (at another step): it proves nothing.
-    const checks = [{ referrer: 'sha256:1', outcome: outcomeFor(A) }, { referrer: 'sha256:2', outcome: { ...outcomeFor(B), isSuccess: false } }];
-    expect(countSigners(req(), checks).auditShort).toBe(true);
+    // Two signers counted (A, and C whom only the gate trusts), so the count alone is not short; B passed the
+    // audit rule but its signature was refused (at another step): it proves nothing for the audit 2-of-{A,B}.
+    const checks = [
+      { referrer: 'sha256:1', outcome: outcomeFor(A) },
+      { referrer: 'sha256:2', outcome: outcomeFor(C) },
+      { referrer: 'sha256:3', outcome: { ...outcomeFor(B), isSuccess: false } },
+    ];
+    const quorum = countSigners(req(), checks);
+    expect([quorum.signers.length, quorum.auditShort]).toEqual([2, true]);
   });
 
   it('an audit rule asking for one signer is left to the signature\'s own outcome: it never makes the count short', () => {
