@@ -82,7 +82,9 @@ export function quorumSettled(quorum: SignerQuorum): boolean {
   return quorum.met && !quorum.auditShort;
 }
 
-const who = (s: CountedSigner) => (s.handle ? `${s.handle} (${s.did})` : s.did);
+function who(s: CountedSigner): string {
+  return s.handle ? `${s.handle} (${s.did})` : s.did;
+}
 
 /**
  * The image's decision, told through one signature's outcome: `base` (the referrer Ratify asked

@@ -388,7 +388,8 @@ export class Verifier {
       now: this.now(),
     });
     ev.trust = decision;
-    if (!decision.allowed) throw decision.failures[0] ?? new VerificationError('UNTRUSTED_DID', `${ev.record!.did} is not trusted for ${request.reference}`);
+    // A refusal always carries its reasons (evaluateTrust: not allowed means an enforce failure, or default-deny's NO_POLICY).
+    if (!decision.allowed) throw decision.failures[0]!;
     if (decision.audit) return `audit: ${decision.failures.map((f) => f.message).join('; ')} (not enforced)`;
     return `trusted${decision.trustedAs ? ` as "${decision.trustedAs}"` : ''} by ${decision.policies.join(', ') || decision.action}`;
   }

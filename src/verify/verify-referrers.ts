@@ -90,8 +90,8 @@ export async function verifySignatureReferrers(search: ReferrerSearch): Promise<
       return { referrer: d.digest, rank: 2, failed: failedOutcome(err) };
     }
   }, search.signal);
-  // Stable: equal ranks keep the reading order.
-  const queue = candidates.map((c, i) => ({ c, i })).sort((a, b) => a.c.rank - b.c.rank || a.i - b.i).map(({ c }) => c);
+  // Array.prototype.sort is stable: equal ranks keep the reading order.
+  const queue = [...candidates].sort((a, b) => a.rank - b.rank);
 
   const signatures: SignatureCheck[] = [...known];
   let quorum = countSigners(search.requirement, signatures);

@@ -49,3 +49,46 @@ describe('an audit require.signers counts only the DIDs the audit policy trusts'
     expect(decideWithQuorum(checks[0]!.outcome, quorum, checks).audit).toBe(false);
   });
 });
+
+describe('which signatures and rules the audit count reads', () => {
+  const req = () => signerRequirement(policy, image);
+
+  it("only each DID's counted signature: B's refused signature does not make B an audit signer", () => {
+    // Two signers counted (A, and C whom only the gate trusts), so the count alone is not short; B passed the
+    // audit rule but its signature was refused (at another step): it proves nothing for the audit 2-of-{A,B}.
+    const checks = [
+      { referrer: 'sha256:1', outcome: outcomeFor(A) },
+      { referrer: 'sha256:2', outcome: outcomeFor(C) },
+      { referrer: 'sha256:3', outcome: { ...outcomeFor(B), isSuccess: false } },
+    ];
+    const quorum = countSigners(req(), checks);
+    expect([quorum.signers.length, quorum.auditShort]).toEqual([2, true]);
+  });
+
+  it('an audit rule asking for one signer is left to the signature\'s own outcome: it never makes the count short', () => {
+    const single = parseTrustPolicy(
+      `version: "1.0"\ntrustedDIDs:\n  ${A}: {}\n  ${B}: {}\npolicies:\n  - {name: gate, scope: "ghcr.io/**", trustedDIDs: [${A}]}\n  - {name: one-of-b, scope: "ghcr.io/**", action: audit, trustedDIDs: [${B}]}\n`,
+      'policy.yaml',
+    );
+    const trust = evaluateTrust(single, { image, did: A, signedAt: new Date(), now: new Date() });
+    const a: VerificationOutcome = { isSuccess: trust.allowed, audit: trust.audit, did: A, trust, message: 'audit: one-of-b refuses A', steps: [] };
+    expect([a.isSuccess, a.audit]).toEqual([true, true]);
+    const checks = [{ referrer: 'sha256:1', outcome: a }];
+    const quorum = countSigners(signerRequirement(single, image), checks);
+    expect(quorum.auditShort).toBe(false);
+    expect(decideWithQuorum(a, quorum, checks).message).toBe('audit: one-of-b refuses A');
+  });
+});
+
+describe("an enforce rule's k is the quorum's business, never the audit count's", () => {
+  it('one of two signers for an enforce 2-of rule: not met, and not reported as audit-short', () => {
+    const twoOf = parseTrustPolicy(
+      `version: "1.0"\ntrustedDIDs:\n  ${A}: {}\n  ${B}: {}\npolicies:\n  - {name: gate, scope: "ghcr.io/**", trustedDIDs: [${A}, ${B}], require: {signers: 2}}\n`,
+      'policy.yaml',
+    );
+    const trust = evaluateTrust(twoOf, { image, did: A, signedAt: new Date(), now: new Date() });
+    const a: VerificationOutcome = { isSuccess: trust.allowed, audit: trust.audit, did: A, trust, message: 'ok', steps: [] };
+    const quorum = countSigners(signerRequirement(twoOf, image), [{ referrer: 'sha256:1', outcome: a }]);
+    expect([quorum.met, quorum.auditShort]).toEqual([false, false]);
+  });
+});

@@ -49,10 +49,22 @@ describe('getRecord for exactly the record the artifact names', () => {
     expect(seen).toEqual([{ path: '/xrpc/com.atproto.sync.getRecord', query: RECORD, accept: 'application/vnd.ipld.car' }]);
   });
 
-  it(`a proof over ${MAX_PROOF_BYTES} bytes is refused`, async () => {
+  it(`a proof over ${MAX_PROOF_BYTES} bytes is refused, naming the request`, async () => {
     expect(MAX_PROOF_BYTES).toBe(2 * 1024 * 1024);
     answer = { status: 200, body: new Uint8Array(MAX_PROOF_BYTES + 1), type: 'application/vnd.ipld.car' };
-    expect((await failure()).code).toBe('RESPONSE_TOO_LARGE');
+    const err = await failure();
+    expect(err.code).toBe('RESPONSE_TOO_LARGE');
+    expect(err.message.startsWith(`PDS getRecord ${RECORD.collection}/${RECORD.rkey}: `)).toBe(true);
+  });
+
+  it("the caller's abort signal cancels the request", async () => {
+    answer = { status: 200, body: Uint8Array.of(1), type: 'application/vnd.ipld.car', hang: true };
+    const controller = new AbortController();
+    const pending = fetchRecordProof(base, RECORD, POLICY, controller.signal);
+    setTimeout(() => controller.abort(new Error('deadline')), 50);
+    const started = Date.now();
+    await expect(pending).rejects.toThrow();
+    expect(Date.now() - started).toBeLessThan(POLICY.timeoutMs);
   });
 });
 

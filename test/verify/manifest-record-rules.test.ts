@@ -4,7 +4,7 @@
  * (ATCR layout by signer, or the full name). Each refusal says which field or name is wrong.
  */
 import { describe, expect, it } from 'vitest';
-import { checkManifestRecord, type RecordExpectations } from '../../src/verify/manifest-record.js';
+import { checkManifestRecord, recordRepositoryFor, type RecordExpectations } from '../../src/verify/manifest-record.js';
 import { errorOf } from '../harness/error-code.js';
 
 const ALICE = 'did:plc:aliceaaaaaaaaaaaaaaaaaaa';
@@ -109,7 +109,33 @@ describe('the record names the image repository', () => {
     expect(err.message).toMatch(/^image ghcr\.io\/team\/app is not the signed record's repository "team\/app" \(signer did:plc:alice\w+, no verified handle\); name mapping: /);
   });
 
+  it('an ATCR-layout host path under another identity: the remediation says a signature never crosses identities', () => {
+    const err = refusal(record(), { reference: 'atcr.io/mallory.example/app:1', verifiedHandle: undefined });
+    expect(err.remediation).toBe("The image path names another identity than the signer: a signature by one identity never admits an image under another identity's path.");
+  });
+
+  it('full layout, no registries entry would map the name: the plain remediation', () => {
+    const err = refusal(record({ repository: 'quay.io/x/y' }), { reference: 'ghcr.io/team/app:1', verifiedHandle: undefined });
+    expect(err.remediation).toBe('The image path names another repository or identity than the signed record: this signature is not for this image name.');
+  });
+
   it('without a reference the repository is not checked (the digest still is)', () => {
     expect(checkManifestRecord(record({ repository: 'anything' }), { ...expected, reference: undefined }).repository).toBe('anything');
+  });
+});
+
+describe('recordRepositoryFor: what `sign` writes, by the same layout rule', () => {
+  it.each([
+    ['a path under the verified handle: the rest of the path', 'ghcr.io/alice.example/app:1', 'app'],
+    ['a single-segment path is never ATCR layout, even if it starts with the handle', 'ghcr.io/alice.examplex:1', 'ghcr.io/alice.examplex'],
+    ['another first segment: the full name', 'ghcr.io/team/app:1', 'ghcr.io/team/app'],
+  ])('%s', (_rule, image, repository) => {
+    expect(recordRepositoryFor(image, { did: ALICE, handle: 'alice.example' }, ['atcr.io'])).toBe(repository);
+  });
+
+  it('on an ATCR-layout host, a path under someone else is refused before any record is written, naming the segment', () => {
+    const err = errorOf(() => recordRepositoryFor('atcr.io/mallory.example/app:1', { did: ALICE, handle: 'alice.example' }, ['atcr.io']));
+    expect(err.code).toBe('INPUT_INVALID');
+    expect(err.message).toBe(`atcr.io paths are <handle-or-did>/<repository>, and atcr.io/mallory.example/app starts with "mallory.example", which is not you (${ALICE}, handle alice.example)`);
   });
 });

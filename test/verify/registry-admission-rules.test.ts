@@ -44,6 +44,8 @@ describe('decisionBeforeRegistry: no scope, defaultAction decides without any re
     expect(d.message).toBe(`${UNSCOPED}: admitted by defaultAction ${action} without verification (no registry contacted)`);
     expect(d.steps).toEqual([{ step: 'policy', ok: !audit, detail: `defaultAction ${action}: no scope covers quay.io/a/b` }]);
     expect([d.trust?.allowed, d.trust?.audit, d.trust?.image]).toEqual([true, audit, 'quay.io/a/b']);
+    // No signer was looked up, and the trust decision says so rather than naming one.
+    if (audit) expect(d.trust!.failures[0]!.message).toContain('(signed by (not looked up))');
   });
 });
 

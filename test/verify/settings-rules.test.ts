@@ -35,6 +35,9 @@ describe('values of each kind', () => {
     ['atcrRegistries', '', { atcrRegistries: [] }],
     ['timeout', '2s', { timeoutMs: 2000 }],
     ['handleResolver', 'https://resolver.example/', { handleResolverUrl: 'https://resolver.example' }],
+    ['offline', true, { offline: true }],
+    ['offline', 'true', { offline: true }],
+    ['offline', '0', { offline: false }],
   ])('%s = %j', (name, value, expected) => {
     const { settings, unknown } = parse({ [name]: value });
     expect(unknown).toEqual([]);
@@ -52,6 +55,9 @@ describe('values of each kind', () => {
     ['allowPrivateNetwork', 1, 'allowPrivateNetwork must be true or false, got 1'],
     ['atcrRegistries', [1], 'atcrRegistries must be a list of strings'],
     ['atcrRegistries', { a: 1 }, 'atcrRegistries must be a list of strings'],
+    ['atcrRegistries', ['a.io', 1], 'atcrRegistries must be a list of strings'],
+    ['trustPolicyPath', ['/etc/policy.yaml'], 'trustPolicyPath must be a non-empty string, got ["/etc/policy.yaml"]'],
+    ['offline', 'maybe', 'offline must be true or false, got "maybe"'],
   ])('%s = %j is refused', (name, value, message) => {
     expect(refusal({ [name]: value })).toBe(message);
   });

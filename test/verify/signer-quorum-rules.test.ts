@@ -113,3 +113,24 @@ describe('decideWithQuorum: the image passes only when the quorum is met', () =>
     expect([d.isSuccess, d.message]).toEqual([true, message]);
   });
 });
+
+describe('decideWithQuorum: what TOO_FEW_SIGNERS names', () => {
+  const noError = (did: string): VerificationOutcome => ({ isSuccess: false, audit: false, message: 'refused', did, steps: [] });
+
+  it('refused others: only failures that name a DID not already proven, comma-separated, "refused" when no code', () => {
+    // B refused with a code, C refused without one, A refused once but proven by another signature, one failure names no DID.
+    const all = checks(passed(A), passed(C, { did: 'did:plc:zzzzzzzzzzzzzzzzzzzzzzzz' }), refused(B, 'DID_EXPIRED'), noError(C), refused(A), { ...refused(B), did: undefined });
+    const q = countSigners(need(4), all);
+    const d = decideWithQuorum(all[0]!.outcome, q, all);
+    expect(d.error!.message).toBe(
+      `the image needs 4 distinct trusted signers, 2 proven: ${A}, did:plc:zzzzzzzzzzzzzzzzzzzzzzzz; missing 2 more; other signatures refused: ${B} DID_EXPIRED, ${C} refused`,
+    );
+  });
+
+  it('a pass that names no DID proves no one: "0 proven: none"', () => {
+    const base = { ...passed(A), did: undefined };
+    const all = checks(base);
+    const d = decideWithQuorum(base, countSigners(need(1), all), all);
+    expect(d.error!.message).toBe('the image needs 1 distinct trusted signers, 0 proven: none; missing 1 more');
+  });
+});
