@@ -7,6 +7,7 @@ export default defineConfig({
   // The same build-time constant scripts/build.mjs defines (src/version.ts).
   define: { __VERSION__: JSON.stringify(version) },
   test: {
+    setupFiles: ['test/setup/forget-memos.ts'],
     include: ['test/**/*.test.ts'],
     // Real servers (PDS, PLC, registry) start per file; give them room on a 2-core machine.
     testTimeout: 60_000,

@@ -41,13 +41,13 @@ export default defineConfig({
     alias: [{ find: /^fast-check$/, replacement: fileURLToPath(new URL('./test/mutation/fast-check-capped.ts', import.meta.url)) }],
   },
   test: {
+    setupFiles: ['test/setup/forget-memos.ts'],
     include: [
       'test/policy/**/*.test.ts',
       'test/atproto/**/*.test.ts',
       'test/properties/**/*.test.ts',
       'test/net/**/*.test.ts',
-      'test/registry/reference*.test.ts',
-      'test/registry/canonical-name*.test.ts',
+      'test/registry/**/*.test.ts',
       'test/identity/plc*.test.ts',
       'test/verify/**/*.test.ts',
     ],

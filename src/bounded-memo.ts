@@ -1,3 +1,6 @@
+/** Every memo made here, so tests can start each case from an empty memory (forgetBoundedMemos). */
+const memos = new Set<Map<string, unknown>>();
+
 /**
  * Remembers a pure function of a string, for at most `max` distinct inputs (then starts afresh:
  * inputs can come from admission requests, so the memory stays bounded whatever they are).
@@ -6,6 +9,7 @@
  */
 export function boundedMemo<R>(fn: (input: string) => R, max = 256): (input: string) => R {
   const memo = new Map<string, R>();
+  memos.add(memo);
   return (input: string): R => {
     if (memo.has(input)) return memo.get(input)!;
     const result = fn(input);
@@ -13,4 +17,12 @@ export function boundedMemo<R>(fn: (input: string) => R, max = 256): (input: str
     memo.set(input, result);
     return result;
   };
+}
+
+/**
+ * Empties every memo. For tests only: mutation testing switches the code under test between
+ * cases in one process, and an answer remembered from another case would hide the change.
+ */
+export function forgetBoundedMemos(): void {
+  for (const memo of memos) memo.clear();
 }

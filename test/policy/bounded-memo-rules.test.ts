@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { boundedMemo } from '../../src/bounded-memo.js';
+import { boundedMemo, forgetBoundedMemos } from '../../src/bounded-memo.js';
 import { canonicalKeyOrSelf, canonicalPinnedKey } from '../../src/policy/pinned-keys.js';
 import { canonicalImageName, parseImageReference } from '../../src/registry/reference.js';
 
@@ -70,5 +70,16 @@ describe('memoised parsers answer as fresh ones', () => {
         if (!first.startsWith('refused')) expect(parseImageReference(`${host}/team/app@sha256:${'a'.repeat(64)}`).registry).toBe(first.split('/')[0]);
       }),
     );
+  });
+});
+
+describe('forgetBoundedMemos', () => {
+  it('empties every memo, so the next call computes afresh', () => {
+    let calls = 0;
+    const f = boundedMemo((s: string) => ++calls + s.length);
+    f('x');
+    forgetBoundedMemos();
+    f('x');
+    expect(calls).toBe(2);
   });
 });
