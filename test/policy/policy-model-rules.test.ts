@@ -59,7 +59,10 @@ registries:
       source: 'p.yaml',
       digest: policyDigest(text),
     };
-    expect(parseTrustPolicy(text, 'p.yaml')).toStrictEqual(expected);
+    const policy = parseTrustPolicy(text, 'p.yaml');
+    expect(policy).toStrictEqual(expected);
+    // Map values are compared loosely: no field the author left out is even present (as undefined).
+    expect([...policy.trustedDIDs.values()].map((t) => Object.keys(t))).toStrictEqual([['did', 'name', 'validFrom', 'expiresAt', 'keys', 'offline'], ['did']]);
   });
 
   it('the least a policy says: deny by default, one signer required, enforce, no registries, no optional field set', () => {
@@ -265,6 +268,7 @@ describe('a cached policy decides exactly as a fresh parse of its text', () => {
 
 describe('a cache entry is made only from a document JSON carries unchanged', () => {
   const deep = (levels: number, leaf: unknown): unknown => (levels === 0 ? leaf : [deep(levels - 1, leaf)]);
+  const deepObject = (levels: number): unknown => (levels === 0 ? 1 : { a: deepObject(levels - 1) });
   const withProto = JSON.parse('{"__proto__": {"polluted": true}}');
 
   it.each<[string, unknown]>([
@@ -282,6 +286,7 @@ describe('a cache entry is made only from a document JSON carries unchanged', ()
     ['a function', () => 1],
     ['a symbol', Symbol('s')],
     ['nesting deeper than 64 levels', deep(65, 1)],
+    ['objects nested deeper than 64 levels', deepObject(65)],
     ['a value refused at the bottom of deep nesting', deep(64, Infinity)],
   ])('%s: no entry', (_name, value) => {
     expect(isJsonData(value)).toBe(false);
@@ -292,6 +297,7 @@ describe('a cache entry is made only from a document JSON carries unchanged', ()
     ['null, strings, booleans and finite numbers', [null, 'x', true, false, 0, 1.5, -2]],
     ['plain objects and arrays', { a: [{ b: 'c' }], d: {} }],
     ['exactly 64 levels of nesting', deep(64, 1)],
+    ['exactly 64 levels of objects', deepObject(64)],
   ])('%s: cached', (_name, value) => {
     expect(isJsonData(value)).toBe(true);
     expect(policyCacheEntry(value, 'd')).toStrictEqual({ format: 'trust-policy-document', verifierVersion: VERIFIER_VERSION, digest: 'd', document: value });
