@@ -109,3 +109,26 @@ describe('an unknown key gets a guess only within two edits', () => {
     );
   });
 });
+
+describe('an unknown key is refused in every closed object, at the key', () => {
+  /** `»` marks where the refusal must point; it is removed from the text. */
+  const refusal = (source: string) => {
+    const index = source.indexOf('»');
+    const before = source.slice(0, index).split('\n');
+    const err = errorOf(() => parseTrustPolicy(source.replace('»', ''), 'p.yaml'));
+    expect(err.code).toBe('POLICY_INVALID');
+    return { message: err.message, at: `${before.length}:${before.at(-1)!.length + 1}` };
+  };
+  const doc = (did: string, policy: string, registry: string) =>
+    `version: "1.0"\ntrustedDIDs:\n  ${A}:\n${did}policies:\n  - name: p\n    scope: "ghcr.io/**"\n    trustedDIDs: [${A}]\n${policy}registries:\n  - host: mirror.corp\n${registry}`;
+
+  it.each<[string, string, string, string]>([
+    ['a trusted DID', doc('    »expires: null\n', '', ''), `/trustedDIDs/${A}/expires`, 'unknown key "expires" (did you mean "expiresAt"?); allowed keys: name, validFrom, expiresAt, keys, offline'],
+    ['a policy', doc('    name: A\n', '    »actions: audit\n', ''), '/policies/0/actions', 'unknown key "actions" (did you mean "action"?); allowed keys: name, scope, require, trustedDIDs, action'],
+    ['a policy\'s require', doc('    name: A\n', '    require: {»signer: 1}\n', ''), '/policies/0/require/signer', 'unknown key "signer" (did you mean "signers"?); allowed keys: signature, signers'],
+    ['a registries entry', doc('    name: A\n', '', '    »mirror: registry.corp\n'), '/registries/0/mirror', 'unknown key "mirror" (did you mean "mirrorOf"?); allowed keys: host, mirrorOf, stripPrefix, addPrefix, referrersFrom, atcr, allowPrivateNetwork, allowHttp'],
+  ])('%s', (_name, source, pointer, message) => {
+    const { message: got, at } = refusal(source);
+    expect(got).toBe(`trust policy p.yaml:${at}: ${pointer}: ${message}`);
+  });
+});
