@@ -88,7 +88,8 @@ export function evaluateTrust(policy: TrustPolicy, input: TrustInput): TrustDeci
   for (const rule of matching) {
     const failures = checkRule(policy, rule, input, named, now);
     results.push({ rule, failures });
-    if (failures.length === 0) trustedAs ??= policy.trustedDIDs.get(input.did)?.name;
+    // A rule passes only for a DID checkRule found in trustedDIDs.
+    if (failures.length === 0) trustedAs ??= policy.trustedDIDs.get(input.did)!.name;
     (rule.action === 'audit' ? auditFailures : enforceFailures).push(...failures);
   }
   const allowed = enforceFailures.length === 0;

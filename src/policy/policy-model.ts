@@ -96,7 +96,7 @@ export const MAX_POLICY_BYTES = 1024 * 1024;
 
 /** sha256 hex of the policy text, for cache keys: a changed policy must not reuse decisions. */
 export function policyDigest(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  return createHash('sha256').update(text).digest('hex'); // a string is hashed as its UTF-8 bytes
 }
 
 /**
@@ -133,11 +133,23 @@ export function policyCacheKey(text: string): string {
   return `${VERIFIER_VERSION}\n${policyDigest(text)}`;
 }
 
+/**
+ * The cache entry for `document`, parsed from a text whose digest is `digest`; none when JSON would
+ * not carry the document unchanged (YAML's .inf or .nan would come back as null), so a cached
+ * policy can never decide otherwise than the text.
+ */
+export function policyCacheEntry(document: unknown, digest: string): PolicyCacheEntry | undefined {
+  if (!isJsonData(document)) return undefined;
+  return { format: 'trust-policy-document', verifierVersion: VERIFIER_VERSION, digest, document };
+}
+
+/** Plain JSON data (null, strings, booleans, finite numbers other than -0, arrays, plain objects), at most 64 levels deep. */
 export function isJsonData(value: unknown, depth = 0): boolean {
   if (depth > 64) return false;
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
   if (typeof value === 'number') return Number.isFinite(value) && !Object.is(value, -0);
-  if (Array.isArray(value)) return value.every((v) => isJsonData(v, depth + 1));
+  // Spread, so a hole is read as undefined (refused): every() would skip it, and JSON writes null there.
+  if (Array.isArray(value)) return [...value].every((v) => isJsonData(v, depth + 1));
   if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
     return Object.entries(value as object).every(([k, v]) => k !== '__proto__' && isJsonData(v, depth + 1));
   }
@@ -233,7 +245,7 @@ function nonCanonicalHost(host: string): string | undefined {
 /** The registries entries' own consistency: canonical hosts, fields that need mirrorOf, one-hop mirrors. */
 function registryViolations(policy: TrustPolicy): SchemaViolation[] {
   const out: SchemaViolation[] = [];
-  const at = (i: number, field: string, message: string) => out.push({ pointer: pointerOf(['registries', i, field]), key: false, message });
+  const at = (i: number, field: string, message: string) => out.push({ pointer: pointerOf(['registries', i, field]), message });
   const firstByHost = new Map<string, number>();
   for (const [i, rule] of policy.registries.entries()) {
     const hostProblem = nonCanonicalHost(rule.host);
@@ -267,7 +279,7 @@ function semanticViolations(policy: TrustPolicy, raw: PolicyDocument): SchemaVio
     for (const field of ['validFrom', 'expiresAt'] as const) {
       const value = entry[field];
       if (typeof value === 'string' && !isCalendarValid(value)) {
-        out.push({ pointer: pointerOf(['trustedDIDs', did, field]), key: false, message: `${value} is not a real date and time (check the day, hour and offset)` });
+        out.push({ pointer: pointerOf(['trustedDIDs', did, field]), message: `${value} is not a real date and time (check the day, hour and offset)` });
       }
     }
     const trusted = policy.trustedDIDs.get(did)!;
@@ -275,7 +287,6 @@ function semanticViolations(policy: TrustPolicy, raw: PolicyDocument): SchemaVio
     if (trusted.offline === 'allowed' && !trusted.keys?.length) {
       out.push({
         pointer: pointerOf(['trustedDIDs', did, 'offline']),
-        key: false,
         message: `offline: allowed needs keys: an embedded proof can only be checked against keys pinned here (add keys: [...] for ${did})`,
       });
     }
@@ -284,7 +295,6 @@ function semanticViolations(policy: TrustPolicy, raw: PolicyDocument): SchemaVio
     if (from !== undefined && until !== undefined && !Number.isNaN(from) && !Number.isNaN(until) && !(from < until)) {
       out.push({
         pointer: pointerOf(['trustedDIDs', did, 'expiresAt']),
-        key: false,
         message: `expiresAt ${entry.expiresAt} must be after validFrom ${entry.validFrom}: the trust window of ${did} is empty`,
       });
     }
@@ -294,18 +304,17 @@ function semanticViolations(policy: TrustPolicy, raw: PolicyDocument): SchemaVio
   for (const [i, rule] of policy.policies.entries()) {
     const first = seen.get(rule.name);
     if (first !== undefined) {
-      out.push({ pointer: pointerOf(['policies', i, 'name']), key: false, message: `policy name "${rule.name}" is already used by policy ${first}; names must be unique` });
+      out.push({ pointer: pointerOf(['policies', i, 'name']), message: `policy name "${rule.name}" is already used by policy ${first}; names must be unique` });
     } else seen.set(rule.name, i);
     // Scopes are judged against the canonical image name (canonicalImageName): one that cannot
     // meet it as written is an error, never fixed silently.
     const problem = scopeProblem(rule.scope);
     if (problem) {
-      out.push({ pointer: pointerOf(['policies', i, 'scope']), key: false, message: `scope "${rule.scope}" can never match a canonical image name: ${problem}` });
+      out.push({ pointer: pointerOf(['policies', i, 'scope']), message: `scope "${rule.scope}" can never match a canonical image name: ${problem}` });
     }
     if (rule.require.signers > rule.trustedDIDs.length) {
       out.push({
         pointer: pointerOf(['policies', i, 'require', 'signers']),
-        key: false,
         message: `policy "${rule.name}" requires ${rule.require.signers} distinct signers but trusts only ${rule.trustedDIDs.length} DID(s): no image could ever pass`,
       });
     }
@@ -313,7 +322,6 @@ function semanticViolations(policy: TrustPolicy, raw: PolicyDocument): SchemaVio
       if (!policy.trustedDIDs.has(did)) {
         out.push({
           pointer: pointerOf(['policies', i, 'trustedDIDs', j]),
-          key: false,
           message: `policy "${rule.name}" trusts ${did}, which is not declared in the top-level trustedDIDs`,
         });
       }
@@ -330,11 +338,11 @@ function pinnedKeyViolations(did: string, keys: string[]): SchemaViolation[] {
     const pointer = pointerOf(['trustedDIDs', did, 'keys', j]);
     const parsed = canonicalPinnedKey(text);
     if ('problem' in parsed) {
-      out.push({ pointer, key: false, message: `pinned key ${parsed.problem}` });
+      out.push({ pointer, message: `pinned key ${parsed.problem}` });
       continue;
     }
     const first = seen.get(parsed.key);
-    if (first !== undefined) out.push({ pointer, key: false, message: `pinned key ${text} is key ${first} again, in another form (${parsed.key})` });
+    if (first !== undefined) out.push({ pointer, message: `pinned key ${text} is key ${first} again, in another form (${parsed.key})` });
     else seen.set(parsed.key, j);
   }
   return out;

@@ -7,7 +7,7 @@ import { pointerOf, pointerSegments } from './json-pointer.js';
 /** One schema violation: where (JSON pointer; `key` when the map key itself is at fault) and what. */
 export interface SchemaViolation {
   pointer: string;
-  key: boolean;
+  key?: true;
   message: string;
 }
 
@@ -39,24 +39,24 @@ function describe(error: ErrorObject): SchemaViolation | undefined {
   switch (error.keyword) {
     case 'additionalProperties': {
       const name = String(params.additionalProperty);
+      // Every closed object of the schema lists its properties (its $comment: closed everywhere).
       const allowed = Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {});
       const guess = closest(name, allowed);
       return {
         pointer: pointerOf([...pointerSegments(error.instancePath), name]),
         key: true,
-        message: `unknown key ${JSON.stringify(name)}${guess ? ` (did you mean "${guess}"?)` : ''}${allowed.length ? `; allowed keys: ${allowed.join(', ')}` : ''}`,
+        message: `unknown key ${JSON.stringify(name)}${guess ? ` (did you mean "${guess}"?)` : ''}; allowed keys: ${allowed.join(', ')}`,
       };
     }
     case 'required':
-      return { pointer: error.instancePath, key: false, message: `missing required key "${String(params.missingProperty)}"` };
+      return { pointer: error.instancePath, message: `missing required key "${String(params.missingProperty)}"` };
     case 'uniqueItems':
       return {
         pointer: pointerOf([...pointerSegments(error.instancePath), Number(params.i)]),
-        key: false,
         message: `repeats item ${String(params.j)} of the list`,
       };
     default:
-      return { pointer: error.instancePath, key: false, message: must };
+      return { pointer: error.instancePath, message: must };
   }
 }
 

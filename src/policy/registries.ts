@@ -138,7 +138,7 @@ export function referrerLocation(mapping: RegistryMapping): RegistryName {
 export function suggestedMirrorEntry(admitted: RegistryName, recordRepository: string, signerSegments: readonly string[] = []): string | undefined {
   const image = admitted.repository.split('/');
   const slash = recordRepository.indexOf('/');
-  const first = slash > 0 ? recordRepository.slice(0, slash) : '';
+  const first = recordRepository.slice(0, Math.max(slash, 0)); // '' when there is no / (or it leads)
   const isHost = first.includes('.') || first.includes(':') || first === 'localhost';
   let originHost: string;
   let originPath: string[];

@@ -167,7 +167,7 @@ function scopeHostProblem(host: string, path: string[]): string | undefined {
   if (canonical === DOCKER_HUB && !host.toLowerCase().startsWith(DOCKER_HUB)) {
     return `${host} is another name of Docker Hub, whose images are matched as ${DOCKER_HUB}/...: write ${DOCKER_HUB}`;
   }
-  if (host.endsWith(':443') && canonicalRegistryHost(host.slice(0, -4)) === host.slice(0, -4)) {
+  if (host === `${canonical}:443`) {
     return `":443" is the default port and image names never carry it: write ${canonical}`;
   }
   return `${host} is another spelling of ${canonical}, the form image names are matched in: write ${canonical}`;

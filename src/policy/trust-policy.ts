@@ -2,8 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
 import { VerificationError } from '../errors.js';
 import type { SchemaViolation } from './policy-schema.js';
-import { VERIFIER_VERSION } from '../version.js';
-import { isJsonData, MAX_POLICY_BYTES, policyDigest, policyFromDocument, type PolicyCacheEntry, type TrustPolicy } from './policy-model.js';
+import { MAX_POLICY_BYTES, policyCacheEntry, policyDigest, policyFromDocument, type PolicyCacheEntry, type TrustPolicy } from './policy-model.js';
 import { positionOf } from './yaml-position.js';
 
 /**
@@ -75,8 +74,6 @@ function parseTrustPolicyWithDocument(text: string, source: string): { policy: T
 /** Parses `text` (as parseTrustPolicy) and returns the cache entry to store beside the policy. */
 export function parseTrustPolicyForCache(text: string, source = '<policy>'): { policy: TrustPolicy; entry?: PolicyCacheEntry } {
   const { policy, document } = parseTrustPolicyWithDocument(text, source);
-  // Only a document JSON carries unchanged is cached (YAML's .inf or .nan would come back as null).
-  if (!isJsonData(document)) return { policy };
-  return { policy, entry: { format: 'trust-policy-document', verifierVersion: VERIFIER_VERSION, digest: policy.digest, document } };
+  return { policy, entry: policyCacheEntry(document, policy.digest) };
 }
 

@@ -1,4 +1,4 @@
-import { isAlias, isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
 import { pointerSegments } from './json-pointer.js';
 
 /** A 1-based line and column in the policy file, as editors count them. */
@@ -15,36 +15,26 @@ export interface SourcePosition {
 export function positionOf(doc: Document, lineCounter: LineCounter, pointer: string, options: { key?: boolean } = {}): SourcePosition {
   const segments = pointerSegments(pointer);
   let node: Node | null = resolve(doc, doc.contents);
-  let found: Node | null = node;
   for (const [i, segment] of segments.entries()) {
-    if (!node) break;
     const last = i === segments.length - 1;
     let next: Node | null = null;
     if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && keyText(p.key) === segment);
-      if (pair) {
-        if (last && options.key && pair.key && isNodeLike(pair.key)) next = pair.key as Node;
-        else next = resolve(doc, isNodeLike(pair.value) ? (pair.value as Node) : null) ?? (isNodeLike(pair.key) ? (pair.key as Node) : null);
-      }
+      const pair = node.items.find((p) => keyText(p.key) === segment);
+      // A pair without a value (`? key`) is found at its key.
+      if (pair) next = last && options.key ? (pair.key as Node) : (resolve(doc, pair.value as Node | null) ?? (pair.key as Node));
     } else if (isSeq(node)) {
-      const item = node.items[Number(segment)];
-      next = resolve(doc, isNodeLike(item) ? (item as Node) : null);
+      next = resolve(doc, (node.items[Number(segment)] as Node | undefined) ?? null);
     }
     if (!next) break;
     node = next;
-    found = next;
   }
-  const offset = found?.range?.[0] ?? 0;
+  const offset = node?.range?.[0] ?? 0;
   return lineCounter.linePos(offset);
 }
 
 function resolve(doc: Document, node: Node | null): Node | null {
   if (node && isAlias(node)) return (node.resolve(doc) as Node | undefined) ?? node;
   return node;
-}
-
-function isNodeLike(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && 'range' in value;
 }
 
 /** The text a key takes once converted to JS (non-string scalar keys become strings). */

@@ -118,3 +118,12 @@ describe('signerRequirement: the largest enforce k, the largest audit k, and who
     expect(signerRequirement(body === undefined ? undefined : policyOf(body), 'ghcr.io/a/b')).toEqual(expected);
   });
 });
+
+describe('a refused claim names every DID the policy trusts', () => {
+  it('the trusted DIDs are listed, comma-separated, in the policy\'s order', () => {
+    const d = claimDecision(policyOf(enforce('e', [BOB, ALICE])), 'ghcr.io/a/b', EVE)!;
+    expect(d.failures[0]!.message).toBe(
+      `the artifact claims signer ${EVE} (claimed, not verified), which policy "e" for ghcr.io/a/b does not trust (${BOB}, ${ALICE}); refused before any DID, handle or PDS request`,
+    );
+  });
+});

@@ -121,3 +121,11 @@ describe('scope rules at their edges', () => {
     expect(scopeMatches('ghcr.io/**', '')).toBe(false);
   });
 });
+
+describe('a decision without an image reference says so', () => {
+  it('a policy matching every name (**) judges a signer with no image: the refusal says "(no image reference)"', () => {
+    const all = parseTrustPolicy(`version: "1.0"\ntrustedDIDs:\n  ${ALICE}: {}\npolicies:\n  - {name: all, scope: "**", trustedDIDs: [${ALICE}], action: audit}\n`);
+    const d = evaluateTrust(all, { did: BOB, image: '', signedAt: at(FROM), now: at(FROM) });
+    expect(d.failures.map((f) => f.message)).toEqual([`${BOB} is not among the DIDs policy "all" (audit) for (no image reference) trusts (${ALICE})`]);
+  });
+});

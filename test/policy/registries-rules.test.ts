@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { mapToOrigin, referrerLocation, suggestedMirrorEntry, trimPrefix } from '../../src/policy/registries.js';
 import { parseTrustPolicy } from '../../src/policy/trust-policy.js';
+import { parseImageReference } from '../../src/registry/reference.js';
 
 const ALICE = 'did:plc:aliceaaaaaaaaaaaaaaaaaaa';
 const policyWith = (registries: string) =>
@@ -64,6 +65,11 @@ describe('the mapped name and where referrers are read', () => {
     expect('rule' in mapToOrigin(undefined, 'ghcr.io/a/b')).toBe(false);
   });
 
+  it('an image given as a parsed reference maps as its text does', () => {
+    const policy = policyWith('  - {host: mirror.corp, mirrorOf: atcr.io, stripPrefix: proxy/}\n');
+    expect(mapToOrigin(policy, parseImageReference('Mirror.corp/proxy/a/b:1'))).toStrictEqual(mapToOrigin(policy, 'Mirror.corp/proxy/a/b:1'));
+  });
+
   it.each<[string | undefined, string | undefined]>([
     ['proxy/', 'proxy'],
     ['proxy//', 'proxy'],
@@ -90,6 +96,13 @@ describe('suggested entries: only when the names share their last segments', () 
     ['harbor.corp', 'proxy/bob.example/app', 'app', ['alice.example'], undefined],
     ['harbor.corp', 'proxy/alice.example/app', 'other', ['alice.example'], undefined],
     ['harbor.corp', 'a/b', '/b', [], undefined],
+    ['harbor.corp', 'proxy/team/app', 'localhost/team/app', [], 'registries: [{host: "harbor.corp", mirrorOf: "localhost", stripPrefix: "proxy/"}]'],
+    ['harbor.corp', 'app', 'registry.corp/app', [], 'registries: [{host: "harbor.corp", mirrorOf: "registry.corp"}]'],
+    ['harbor.corp', 'x/y/app', 'registry.corp/p/q/app', [], 'registries: [{host: "harbor.corp", mirrorOf: "registry.corp", stripPrefix: "x/y/", addPrefix: "p/q/"}]'],
+    ['harbor.corp', 'proxy/registry.corp', 'registry.corp', [], undefined], // no "/": no host named, and no signer in the path
+    ['harbor.corp', 'app', 'app', [], undefined], // an ATCR-layout record, but no signer segment in the image path
+    ['harbor.corp', 'a/b/alice.example/team/app', 'team/app', ['alice.example'], 'registries: [{host: "harbor.corp", mirrorOf: "<origin host>", stripPrefix: "a/b/"}]'],
+    ['harbor.corp', 'proxy/alice.example/team/app', 'teamapp', ['alice.example'], undefined],
   ])('%s/%s signed as %j: %s', (registry, repository, recordRepository, signer, entry) => {
     expect(suggestedMirrorEntry({ registry, repository }, recordRepository, signer)).toBe(entry);
   });

@@ -55,3 +55,16 @@ describe('matching edges', () => {
     expect(scopeMatches(scope, image)).toBe(covers);
   });
 });
+
+describe('a scope host is judged as written (scopeProblem takes any text, not only what the schema admits)', () => {
+  it.each<[string, string]>([
+    ['MyHost/app', 'registry hosts are matched lower-cased: write myhost'],
+    ['127.1/app', '127.1 is another spelling of 127.0.0.1, the form image names are matched in: write 127.0.0.1'],
+    ['[0:0::1]:5000/app', '[0:0::1]:5000 is another spelling of [::1]:5000, the form image names are matched in: write [::1]:5000'],
+    ['ghcr.io:443/app', '":443" is the default port and image names never carry it: write ghcr.io'],
+    ['[::1]:443/app', '":443" is the default port and image names never carry it: write [::1]'],
+    ['myhost/app', '"myhost" is not a registry host (no "." or ":"), and Docker Hub images are matched as docker.io/myhost/app: write that instead'],
+  ])('%s: %s', (scope, problem) => {
+    expect(scopeProblem(scope)).toBe(problem);
+  });
+});

@@ -119,3 +119,54 @@ describe('loading the policy file', () => {
     expect((await loadTrustPolicy(path)).trustedDIDs.has(ALICE)).toBe(true);
   });
 });
+
+describe('refusals a YAML text can earn before its checks run', () => {
+  it('a policy parsed without a source is named <policy>, in the policy and in its refusals', () => {
+    expect(parseTrustPolicy(withWindow('2025-01-01T00:00:00Z')).source).toBe('<policy>');
+    expect(parseTrustPolicyForCache(withWindow('2025-01-01T00:00:00Z')).policy.source).toBe('<policy>');
+    expect(errorOf(() => parseTrustPolicy('version: [')).message).toMatch(/^trust policy <policy>:1:\d+: not valid YAML: /);
+  });
+
+  it('aliases that multiply (a billion laughs) are refused, not expanded', () => {
+    const laughs = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...['b', 'c', 'd'].map((k, i) => `${k}: &${k} [${Array(10).fill(`*${'abc'[i]}`).join(', ')}]`)].join('\n');
+    const err = errorOf(() => parseTrustPolicy(laughs, 'p.yaml'));
+    expect(err.code).toBe('POLICY_INVALID');
+    expect(err.message).toBe('trust policy p.yaml: Excessive alias count indicates a resource exhaustion attack');
+    expect(err.cause).toBeInstanceOf(Error);
+  });
+
+  it('a few aliases are read as the values they name', () => {
+    const text = `version: "1.0"\ntrustedDIDs:\n  ${ALICE}: &w {validFrom: "2025-01-01T00:00:00Z"}\n  did:plc:bobbbbbbbbbbbbbbbbbbbbbb: *w\npolicies:\n  - {name: p, scope: "ghcr.io/**", trustedDIDs: [${ALICE}]}\n`;
+    expect(parseTrustPolicy(text).trustedDIDs.get('did:plc:bobbbbbbbbbbbbbbbbbbbbbb')!.validFrom!.toISOString()).toBe('2025-01-01T00:00:00.000Z');
+  });
+
+  it('problems on one line are listed by column, whichever check found them first', () => {
+    // The scope check runs before the declared-DID check; the DID comes first on the line.
+    const text = `version: "1.0"\ntrustedDIDs:\n  ${ALICE}: {}\npolicies:\n  - {trustedDIDs: [did:plc:bobbbbbbbbbbbbbbbbbbbbbb], name: p, scope: "nope"}\n`;
+    expect(problem(text)).toBe(
+      'trust policy p.yaml:5:20: /policies/0/trustedDIDs/0: policy "p" trusts did:plc:bobbbbbbbbbbbbbbbbbbbbbb, which is not declared in the top-level trustedDIDs; ' +
+        'p.yaml:5:71: /policies/0/scope: scope "nope" can never match a canonical image name: image names are registry/repository and "nope" has no "/": write docker.io/library/nope',
+    );
+  });
+});
+
+describe('a policy file that cannot be read', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'policy-read-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a path through a regular file cannot be read (not "does not exist"), and the cause is kept', async () => {
+    const file = join(dir, 'file.yaml');
+    writeFileSync(file, 'x');
+    const path = join(file, 'policy.yaml');
+    const err = await loadTrustPolicy(path).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(VerificationError);
+    expect((err as VerificationError).code).toBe('POLICY_INVALID');
+    expect((err as VerificationError).message).toMatch(new RegExp(`^trust policy file ${path} cannot be read \\(ENOTDIR: .*\\)$`));
+    expect(((err as VerificationError).cause as NodeJS.ErrnoException).code).toBe('ENOTDIR');
+  });
+
+  it('a missing file keeps its cause too', async () => {
+    const err = (await loadTrustPolicy(join(dir, 'missing.yaml')).then(() => undefined, (e: unknown) => e)) as VerificationError;
+    expect((err.cause as NodeJS.ErrnoException).code).toBe('ENOENT');
+  });
+});
