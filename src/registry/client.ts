@@ -183,7 +183,10 @@ export class RegistryClient {
     for (let page = 0; page < MAX_REFERRER_PAGES; page++) {
       const res = await this.request('GET', repository, path, { headers: { accept: OCI_INDEX_MEDIA_TYPE }, maxBytes: MAX_MANIFEST_BYTES });
       if (res.status === 404 && page === 0) {
-        this.referrersApiAbsentUntil = Date.now() + REFERRERS_API_ABSENT_TTL_MS;
+        // Only a 404 that is no OCI error remembers the API as absent: a registry that has it
+        // says NAME_UNKNOWN (or the like) for a repository it lacks, and one name anybody can
+        // put in a Pod must not send every other repository to the tag schema alone.
+        if (!isOciErrorBody(res.body)) this.referrersApiAbsentUntil = Date.now() + REFERRERS_API_ABSENT_TTL_MS;
         return byTag ?? this.listReferrersByTag(repository, digest, artifactType);
       }
       this.expect(res, [200], `GET referrers of ${repository}@${digest}`);
@@ -408,6 +411,20 @@ function mediaTypeOf(res: HttpResponse): string {
     // Not JSON: the caller's own parsing reports it.
   }
   return fromHeader ?? 'application/octet-stream';
+}
+
+/**
+ * True for an OCI distribution error response (`{"errors": [...]}`): the registry's own answer
+ * about a repository or digest. A registry without the referrers API has no route there, and
+ * answers as its HTTP router does (distribution 2.8: text/plain "404 page not found").
+ */
+function isOciErrorBody(body: Uint8Array): boolean {
+  try {
+    const parsed = JSON.parse(new TextDecoder().decode(body)) as { errors?: unknown } | null;
+    return typeof parsed === 'object' && parsed !== null && Array.isArray(parsed.errors);
+  } catch {
+    return false;
+  }
 }
 
 function parseJson(body: Uint8Array, what: string): unknown {
