@@ -47,7 +47,12 @@ export function registryHostProblem(host: string): string | undefined {
   const port = /:([0-9]+)$/.exec(host);
   if (port && (!PORT.test(host) || Number(port[1]) > 65535)) return `"${host.slice(0, 80)}" has port ${port[1]}, which is not 1-65535 written without leading zeros`;
   const normalised = urlHost(host);
-  if (normalised === undefined) return `"${host.slice(0, 80)}" is not a host a URL can name (a last label of digits must make an IPv4 address)`;
+  if (normalised === undefined) {
+    // The pattern lets through what only the URL parser refuses; name the rule that applies.
+    return host.startsWith('[')
+      ? `"${host.slice(0, 80)}" is not an IPv6 address a URL can name (eight groups of at most four hex digits, or fewer with one "::"; a dotted IPv4 tail without leading zeros)`
+      : `"${host.slice(0, 80)}" is not a host a URL can name (a last label of digits must make an IPv4 address; an xn-- label must be valid punycode)`;
+  }
   const embedded = embeddedIpv4Form(normalised);
   if (embedded) {
     return `"${host.slice(0, 80)}" is an IPv6 address that carries an IPv4 address (${embedded}); refused as a registry host because which IPv4 address it reaches depends on the network, so scopes written for the IPv4 name could not be relied on to cover it: write the registry's IPv4 address or host name`;
