@@ -51,7 +51,7 @@ export function registryHostProblem(host: string): string | undefined {
     // The pattern lets through what only the URL parser refuses; name the rule that applies.
     return host.startsWith('[')
       ? `"${host.slice(0, 80)}" is not an IPv6 address a URL can name (eight groups of at most four hex digits, or fewer with one "::"; a dotted IPv4 tail without leading zeros)`
-      : `"${host.slice(0, 80)}" is not a host a URL can name (a last label of digits must make an IPv4 address; an xn-- label must be valid punycode)`;
+      : `"${host.slice(0, 80)}" is not a host a URL can name (a last label of digits must make an IPv4 address)`;
   }
   const embedded = embeddedIpv4Form(normalised);
   if (embedded) {
