@@ -47,7 +47,12 @@ export function registryHostProblem(host: string): string | undefined {
   const port = /:([0-9]+)$/.exec(host);
   if (port && (!PORT.test(host) || Number(port[1]) > 65535)) return `"${host.slice(0, 80)}" has port ${port[1]}, which is not 1-65535 written without leading zeros`;
   const normalised = urlHost(host);
-  if (normalised === undefined) return `"${host.slice(0, 80)}" is not a host a URL can name (a last label of digits must make an IPv4 address)`;
+  if (normalised === undefined) {
+    // The pattern lets through what only the URL parser refuses; name the rule that applies.
+    return host.startsWith('[')
+      ? `"${host.slice(0, 80)}" is not an IPv6 address a URL can name (eight groups of at most four hex digits, or fewer with one "::"; a dotted IPv4 tail without leading zeros)`
+      : `"${host.slice(0, 80)}" is not a host a URL can name (a last label of digits must make an IPv4 address)`;
+  }
   const embedded = embeddedIpv4Form(normalised);
   if (embedded) {
     return `"${host.slice(0, 80)}" is an IPv6 address that carries an IPv4 address (${embedded}); refused as a registry host because which IPv4 address it reaches depends on the network, so scopes written for the IPv4 name could not be relied on to cover it: write the registry's IPv4 address or host name`;
@@ -55,26 +60,31 @@ export function registryHostProblem(host: string): string | undefined {
   return undefined;
 }
 
-/** The eight 16-bit groups of a bracketed IPv6 host as the URL parser prints it (`[a::b]:port`), or undefined. */
-function ipv6HostGroups(urlHostText: string): number[] | undefined {
-  // The URL parser prints IPv6 in one form (lower-case hex, `::` compressed, no dotted quad),
-  // so a small split suffices; node:net's isIP would compile a large regex on its first call.
-  const m = /^\[([0-9a-f:]+)\](?::\d+)?$/.exec(urlHostText);
+/**
+ * The eight 16-bit groups and the `:port` (or '') of a bracketed IPv6 host as the URL parser prints
+ * it (`[a::b]:port`), or undefined for any other host.
+ */
+function ipv6Host(urlHostText: string): { groups: number[]; port: string } | undefined {
+  // Only URL parser output comes here, and it prints IPv6 in one form (lower-case hex, at most one
+  // `::`, no dotted quad, eight groups in all), so a small split suffices; node:net's isIP would
+  // compile a large regex on its first call.
+  const m = /^\[([0-9a-f:]+)\](:\d+)?$/.exec(urlHostText);
   if (!m) return undefined;
-  const [head, tail] = m[1]!.includes('::') ? m[1]!.split('::') : [m[1]!, undefined];
+  const [head, tail] = m[1]!.split('::');
   const parse = (part: string | undefined) => (part ? part.split(':').map((g) => parseInt(g, 16)) : []);
   const left = parse(head);
   const right = parse(tail);
-  const groups = tail === undefined ? left : [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
-  return groups.length === 8 ? groups : undefined;
+  // Without `::`, left already holds all eight groups and nothing is filled in.
+  return { groups: [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right], port: m[2] ?? '' };
 }
 
 /** `[::ffff:a.b.c.d]` (IPv4-mapped, ::ffff:0:0/96) as `a.b.c.d` with its port: the address a dual-stack runtime connects to. */
 function foldIpv4Mapped(urlHostText: string): string {
-  const g = ipv6HostGroups(urlHostText);
-  if (!g || !g.slice(0, 5).every((x) => x === 0) || g[5] !== 0xffff) return urlHostText;
-  const port = /\](:\d+)$/.exec(urlHostText)?.[1] ?? '';
-  return `${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}${port}`;
+  const ip = ipv6Host(urlHostText);
+  if (!ip) return urlHostText;
+  const g = ip.groups;
+  if (!g.slice(0, 5).every((x) => x === 0) || g[5] !== 0xffff) return urlHostText;
+  return `${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}${ip.port}`;
 }
 
 /**
@@ -84,7 +94,7 @@ function foldIpv4Mapped(urlHostText: string): string {
  * unwraps it, is a deployment's choice, so these are refused rather than guessed.
  */
 function embeddedIpv4Form(urlHostText: string): string | undefined {
-  const g = ipv6HostGroups(urlHostText);
+  const g = ipv6Host(urlHostText)?.groups;
   if (!g) return undefined;
   const zero = (from: number, to: number) => g.slice(from, to).every((x) => x === 0);
   if (zero(0, 6) && !(g[6] === 0 && g[7]! <= 1)) return 'IPv4-compatible, ::/96';
@@ -101,23 +111,22 @@ function embeddedIpv4Form(urlHostText: string): string | undefined {
  * as the WHATWG URL parser our fetches use reads them); Docker Hub's aliases (`index.docker.io`,
  * `registry-1.docker.io`) folded into `docker.io`; an IPv4-mapped IPv6 literal (`[::ffff:a00:5]`)
  * folded into its IPv4 form (`10.0.0.5`), so an IPv4 scope covers it; the https default port `:443` dropped (any
- * other port names a different registry and stays). Idempotent. Call it on a host
- * registryHostProblem accepts.
+ * other port names a different registry and stays). Idempotent. For a host registryHostProblem
+ * accepts, and for a `registries` host glob: a glob the URL parser cannot read (`10.0.*.5:443`,
+ * `*.corp:*`) is only lowercased and loses `:443`, so the policy loader can still name its one spelling.
  */
 export function canonicalRegistryHost(host: string): string {
-  let canonical = urlHost(host.toLowerCase()) ?? host.toLowerCase();
-  if (canonical.startsWith('[')) canonical = foldIpv4Mapped(canonical);
+  const lower = host.toLowerCase();
+  const parsed = urlHost(lower);
+  let canonical = parsed === undefined ? lower : foldIpv4Mapped(parsed);
+  // The URL parser drops :443 itself; this is for a host it could not read.
   if (canonical.endsWith(`:${DEFAULT_PORT}`)) canonical = canonical.slice(0, -DEFAULT_PORT.length - 1);
   return DOCKER_HUB_ALIASES.has(canonical) ? DOCKER_HUB : canonical;
 }
 
 /** `host[:port]` as the WHATWG URL parser normalises it for https (the default :443 dropped), or undefined. */
 function urlHost(host: string): string | undefined {
-  try {
-    return new URL(`https://${host}/`).host;
-  } catch {
-    return undefined;
-  }
+  return URL.parse(`https://${host}/`)?.host;
 }
 
 /** registryHostProblem then canonicalRegistryHost, once per distinct host (a URL parse each). */
@@ -134,7 +143,8 @@ const checkedRegistryHost = boundedMemo((host: string): { problem: string } | { 
  * `docker.io/library/nginx`. Tag and digest are split off.
  */
 export function parseImageReference(ref: string): ImageReference {
-  return typeof ref === 'string' ? parsedReference(ref) : readImageReference(ref);
+  // A non-string (from untyped input) is refused by the parser's first check; a throw is never remembered.
+  return parsedReference(ref);
 }
 
 /**
@@ -165,7 +175,7 @@ function readImageReference(ref: string): ImageReference {
   }
   const parts = rest.split('/');
   let registry = DOCKER_HUB;
-  const first = parts[0] ?? '';
+  const first = parts[0]!; // split always returns at least one element
   if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase())) {
     parts.shift();
     const host = checkedRegistryHost(first);
