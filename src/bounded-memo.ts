@@ -26,3 +26,13 @@ export function boundedMemo<R>(fn: (input: string) => R, max = 256): (input: str
 export function forgetBoundedMemos(): void {
   for (const memo of memos) memo.clear();
 }
+
+/**
+ * A Map for a cache of verified, immutable facts (keyed by content hashes), emptied by
+ * forgetBoundedMemos like the memos above. The caller bounds it.
+ */
+export function forgettableMap<V>(): Map<string, V> {
+  const map = new Map<string, V>();
+  memos.add(map);
+  return map;
+}

@@ -115,7 +115,10 @@ function embeddedIpv4Form(urlHostText: string): string | undefined {
  * accepts, and for a `registries` host glob: a glob the URL parser cannot read (`10.0.*.5:443`,
  * `*.corp:*`) is only lowercased and loses `:443`, so the policy loader can still name its one spelling.
  */
-export function canonicalRegistryHost(host: string): string {
+export const canonicalRegistryHost: (host: string) => string = boundedMemo(readRegistryHost);
+
+/** canonicalRegistryHost without the memo (a URL parse each): registry mappings read it for every image. */
+function readRegistryHost(host: string): string {
   const lower = host.toLowerCase();
   const parsed = urlHost(lower);
   let canonical = parsed === undefined ? lower : foldIpv4Mapped(parsed);
