@@ -6,7 +6,7 @@ import { verifyRecordProof } from '../src/atproto/record-proof.js';
 import { freePort } from '../src/devnet/registry-server.js';
 import { resolveDid } from '../src/identity/resolve-did.js';
 import { makeTestCa } from '../test/harness/certs.js';
-import { startWorld } from './fixtures.js';
+import type { BenchWorld } from './fixtures.js';
 import { EXECUTABLE } from './paths.js';
 
 /**
@@ -14,21 +14,10 @@ import { EXECUTABLE } from './paths.js';
  * document and handle are cached (one image verified first), the result cache is cold (every key
  * is an image never seen). The provider runs as deployed (`serve`, HTTPS, keep-alive client);
  * keys are sent one at a time so the figure is one verification's CPU, TLS and HTTP included.
- * CPU comes from /proc/<pid>/stat (10 ms ticks), so each round answers enough keys to make the
- * tick small against the total. Run: node scripts/build.mjs && node bench/run-cpu-per-key.mjs
- * (ATPROTO_VERIFIER_EXECUTABLE=... to measure another build).
+ * Section 4b of `npm run bench`; alone: node scripts/build.mjs && node bench/run-cpu-per-key.mjs
+ * (ATPROTO_VERIFIER_EXECUTABLE=... to measure another build; CPU_ROUNDS, CPU_KEYS, CPU_WARMUP,
+ * CPU_EMBED=1).
  */
-
-const ROUNDS = Number(process.env.CPU_ROUNDS ?? 5);
-const KEYS_PER_ROUND = Number(process.env.CPU_KEYS ?? 40);
-/**
- * New images verified before the measured rounds: a provider runs for days, so the figure is its
- * steady state, with V8's optimising compiler done with the hot paths (the first hundred keys
- * cost about twice as much).
- */
-const WARMUP_KEYS = Number(process.env.CPU_WARMUP ?? 300);
-/** CPU_EMBED=1: the payload also travels in the layer descriptor, as `sign` writes it (one registry request fewer). */
-const EMBED = process.env.CPU_EMBED === '1';
 
 /** User and system CPU (ms) of a process, from /proc (USER_HZ = 100: 10 ms ticks). */
 function cpuMsOf(pid: number): { user: number; system: number } {
@@ -72,7 +61,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
  * image's live getRecord CAR (CIDs, commit, ECDSA, MST walk, record decode), the CARs fetched
  * first. First call (cold JIT, no cached nodes or key objects) and steady-state median, in ms.
  */
-async function engineProofCpu(world: Awaited<ReturnType<typeof startWorld>>, images: { reference: string; did: string }[]): Promise<{ firstMs: number; medianMs: number }> {
+async function engineProofCpu(world: BenchWorld, images: { reference: string; did: string }[]): Promise<{ firstMs: number; medianMs: number }> {
   const publisher = world.publishers[0]!;
   const identity = await resolveDid(publisher.did, { plcDirectory: world.net.plcUrl, timeoutMs: 5000, allowPrivateNetwork: true });
   const res = await fetch(`${world.net.pdsUrl}/xrpc/com.atproto.repo.listRecords?repo=${publisher.did}&collection=io.atcr.manifest&limit=100`);
@@ -93,21 +82,56 @@ async function engineProofCpu(world: Awaited<ReturnType<typeof startWorld>>, ima
   return { firstMs: times[0]!, medianMs: median(times.slice(1)) };
 }
 
-async function main(): Promise<void> {
-  const world = await startWorld({ publishers: 1 });
+export interface CpuPerKeyOptions {
+  rounds: number;
+  keysPerRound: number;
+  warmupKeys: number;
+  /** The payload also in the layer descriptor (`data`), as `sign` writes it: one registry request fewer. */
+  embed: boolean;
+  executable?: string;
+}
+
+export interface CpuPerKeyFigure {
+  embeddedPayload: boolean;
+  warmupKeys: number;
+  rounds: number;
+  keysPerRound: number;
+  /** Median over rounds of the provider's CPU per key (ms; per-thread schedstat, else /proc ticks). */
+  medianCpuMsPerKey: number;
+  cpuMsPerKeyByRound: number[];
+  medianUserMsPerKey: number;
+  medianSystemMsPerKey: number;
+  medianKeysPerSecond: number;
+  /** The engine's proof chain alone, in this process (first call and steady-state median). */
+  engineProofFirstMs: number;
+  engineProofMedianMs: number;
+}
+
+/**
+ * Provider CPU per key for new images of known publishers (issue 12, item 3), in `world`: the
+ * provider as deployed (`serve`, HTTPS, keep-alive client), the publishers' DID documents and
+ * handles cached by a first key, then `warmupKeys` unmeasured new images, then `rounds` rounds of
+ * `keysPerRound` new images, one request at a time.
+ */
+export async function measureCpuPerNewImage(world: BenchWorld, opts: CpuPerKeyOptions): Promise<CpuPerKeyFigure> {
   const ca = makeTestCa('cpu bench');
   const leaf = ca.issue({ cn: 'localhost', ips: ['127.0.0.1'] });
-  writeFileSync(join(world.dir, 'tls.crt'), leaf.cert);
-  writeFileSync(join(world.dir, 'tls.key'), leaf.key);
-  const images = await world.signImages(1 + WARMUP_KEYS + ROUNDS * KEYS_PER_ROUND, { embedPayload: EMBED });
+  const certFile = join(world.dir, `cpu-tls-${opts.embed ? 'embed' : 'blob'}.crt`);
+  const keyFile = join(world.dir, `cpu-tls-${opts.embed ? 'embed' : 'blob'}.key`);
+  writeFileSync(certFile, leaf.cert);
+  writeFileSync(keyFile, leaf.key);
+  // One image per publisher first, so every publisher is known before anything is measured.
+  const known = await world.signImages(world.publishers.length, { embedPayload: opts.embed });
+  const images = await world.signImages(opts.warmupKeys + opts.rounds * opts.keysPerRound, { embedPayload: opts.embed });
   const port = await freePort();
-  const child = spawn(EXECUTABLE, ['serve'], {
+  const child = spawn(opts.executable ?? EXECUTABLE, ['serve'], {
     env: {
-      ...(process.env as Record<string, string>),
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/root',
       HTTP_PORT: String(port),
       HEALTH_PORT: 'off',
-      TLS_CERT_FILE: join(world.dir, 'tls.crt'),
-      TLS_KEY_FILE: join(world.dir, 'tls.key'),
+      TLS_CERT_FILE: certFile,
+      TLS_KEY_FILE: keyFile,
       TRUST_POLICY_PATH: world.policyPath,
       PLC_DIRECTORY: world.net.plcUrl,
       HANDLE_RESOLVER: world.net.pdsUrl,
@@ -121,51 +145,58 @@ async function main(): Promise<void> {
   });
   const url = `https://127.0.0.1:${port}/provide`;
   const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: ca.cert });
+  const verified = async (reference: string) => {
+    const value = await post(agent, url, reference);
+    if (!value.isSuccess) throw new Error(`not verified: ${value.message}`);
+  };
   try {
     for (let i = 0; ; i++) {
       try {
-        await post(agent, url, images[0]!.reference); // the known publisher: DID document and handle now cached
+        await post(agent, url, known[0]!.reference);
         break;
       } catch {
         if (i > 200) throw new Error('provider did not start');
         await new Promise((r) => setTimeout(r, 50));
       }
     }
-    for (const image of images.slice(1, 1 + WARMUP_KEYS)) {
-      const value = await post(agent, url, image.reference);
-      if (!value.isSuccess) throw new Error(`not verified: ${value.message}`);
-    }
+    for (const image of known.slice(1)) await verified(image.reference);
+    for (const image of images.slice(0, opts.warmupKeys)) await verified(image.reference);
     const perKey: number[] = [];
     const userPerKey: number[] = [];
     const systemPerKey: number[] = [];
     const perSecond: number[] = [];
-    const precisePerKey: number[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      const keys = images.slice(1 + WARMUP_KEYS + round * KEYS_PER_ROUND, 1 + WARMUP_KEYS + (round + 1) * KEYS_PER_ROUND);
+    for (let round = 0; round < opts.rounds; round++) {
+      const keys = images.slice(opts.warmupKeys + round * opts.keysPerRound, opts.warmupKeys + (round + 1) * opts.keysPerRound);
       const before = cpuMsOf(child.pid!);
       const preciseBefore = preciseCpuMsOf(child.pid!);
       const started = performance.now();
-      for (const image of keys) {
-        const value = await post(agent, url, image.reference);
-        if (!value.isSuccess) throw new Error(`not verified: ${value.message}`);
-      }
+      for (const image of keys) await verified(image.reference);
       const seconds = (performance.now() - started) / 1000;
       const after = cpuMsOf(child.pid!);
       const preciseAfter = preciseCpuMsOf(child.pid!);
-      if (preciseBefore !== undefined && preciseAfter !== undefined) precisePerKey.push((preciseAfter - preciseBefore) / keys.length);
+      const ticks = (after.user + after.system - before.user - before.system) / keys.length;
+      perKey.push(preciseBefore !== undefined && preciseAfter !== undefined ? (preciseAfter - preciseBefore) / keys.length : ticks);
       userPerKey.push((after.user - before.user) / keys.length);
       systemPerKey.push((after.system - before.system) / keys.length);
-      perKey.push((after.user + after.system - before.user - before.system) / keys.length);
       perSecond.push(keys.length / seconds);
     }
     const engine = await engineProofCpu(world, images);
-    console.log(JSON.stringify({ executable: EXECUTABLE, embeddedPayload: EMBED, engineProofFirstMs: engine.firstMs, engineProofMedianMs: engine.medianMs, warmupKeys: WARMUP_KEYS, rounds: ROUNDS, keysPerRound: KEYS_PER_ROUND, cpuMsPerKey: perKey, medianCpuMsPerKey: median(perKey), medianUserMsPerKey: median(userPerKey), medianSystemMsPerKey: median(systemPerKey), medianKeysPerSecond: Math.round(median(perSecond)), ...(precisePerKey.length ? { preciseCpuMsPerKey: precisePerKey.map((x) => Math.round(x * 1000) / 1000), medianPreciseCpuMsPerKey: median(precisePerKey), minPreciseCpuMsPerKey: Math.min(...precisePerKey) } : {}) }));
+    return {
+      embeddedPayload: opts.embed,
+      warmupKeys: opts.warmupKeys,
+      rounds: opts.rounds,
+      keysPerRound: opts.keysPerRound,
+      medianCpuMsPerKey: median(perKey),
+      cpuMsPerKeyByRound: perKey.map((x) => Math.round(x * 1000) / 1000),
+      medianUserMsPerKey: median(userPerKey),
+      medianSystemMsPerKey: median(systemPerKey),
+      medianKeysPerSecond: Math.round(median(perSecond)),
+      engineProofFirstMs: engine.firstMs,
+      engineProofMedianMs: engine.medianMs,
+    };
   } finally {
     agent.destroy();
     child.kill('SIGTERM');
     ca.dispose();
-    await world.close();
   }
 }
-
-await main();

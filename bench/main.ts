@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { measureCpuPerNewImage, type CpuPerKeyFigure } from './cpu-per-key.js';
 import { benchEngine, type EngineFigure } from './engine-bench.js';
 import { startWorld, type BenchWorld } from './fixtures.js';
 import { startLatencyProxy } from './latency-proxy.js';
@@ -20,8 +21,8 @@ const smoke = process.env.BENCH_SMOKE === '1';
 const outPath = process.env.BENCH_OUT ?? (smoke ? join(tmpdir(), 'atproto-verifier-bench-smoke.md') : join(ROOT, 'bench/RESULTS.md'));
 
 const config = smoke
-  ? { startupRuns: 3, pluginRuns: 1, latencyRuns: 1, traceRuns: 1, engineSizes: [1, 5], engineVerifications: 10, publishers: 2, provider: { requests: 100, concurrency: [1, 16, 64], memoryRequests: 1_000, uncachedRequests: 32 } }
-  : { startupRuns: 30, pluginRuns: 20, latencyRuns: 10, traceRuns: 3, engineSizes: [1, 10, 100], engineVerifications: 300, publishers: 4, provider: { requests: 5_000, concurrency: [1, 16, 64], memoryRequests: 100_000, uncachedRequests: 400 } };
+  ? { startupRuns: 3, pluginRuns: 1, latencyRuns: 1, traceRuns: 1, engineSizes: [1, 5], engineVerifications: 10, publishers: 2, provider: { requests: 100, concurrency: [1, 16, 64], memoryRequests: 1_000, uncachedRequests: 32 }, cpuPerKey: { rounds: 2, keysPerRound: 5, warmupKeys: 5 } }
+  : { startupRuns: 30, pluginRuns: 20, latencyRuns: 10, traceRuns: 3, engineSizes: [1, 10, 100], engineVerifications: 300, publishers: 4, provider: { requests: 5_000, concurrency: [1, 16, 64], memoryRequests: 100_000, uncachedRequests: 400 }, cpuPerKey: { rounds: 8, keysPerRound: 50, warmupKeys: 300 } };
 
 /** Simulated round trip added to every registry, PLC and handle request in section 2b. */
 const LATENCY_MS = 50;
@@ -182,6 +183,28 @@ async function main(): Promise<void> {
     const provider: ProviderFigures | undefined = await benchProvider(world, config.provider);
     if (provider) sections.push(...provider.sections);
     else sections.push('## 4. Provider', 'Not measured: the provider (src/provider/serve-command.ts) is not part of this build yet.');
+    write();
+
+    log('4b. provider CPU per new image of a known publisher');
+    const perKey: CpuPerKeyFigure[] = [];
+    for (const embed of [false, true]) perKey.push(await measureCpuPerNewImage(world, { ...config.cpuPerKey, embed }));
+    const { warmupKeys, rounds, keysPerRound } = config.cpuPerKey;
+    sections.push(
+      '## 4b. Provider CPU per new image of a known publisher (issue 12)',
+      `Every publisher's DID document and handle cached, the result cache cold: each key is an image never seen. The provider runs as deployed (\`serve\`, HTTPS, one keep-alive client, one key per request) and first answers ${warmupKeys} such keys unmeasured (its steady state: the first hundred cost about twice as much); then ${rounds} rounds of ${keysPerRound} keys. CPU is the provider's own, every thread, from the scheduler (/proc/<pid>/task/*/schedstat); the round trips to the registry and the PDS on these same 2 CPUs are not in it. "Proof chain alone": the engine's CAR, commit, ECDSA and MST checks of one proof in the benchmark process (the provider remembers a commit whose signature verified, so this is an upper bound on its share).`,
+      table(
+        ['referrer', 'requests per key', 'keys/s', 'provider CPU/key (median of rounds)', 'user / system', 'rounds', 'proof chain alone (first / median)'],
+        perKey.map((f) => [
+          f.embeddedPayload ? 'payload also in the descriptor `data` (what `sign` writes)' : 'payload only in a blob',
+          f.embeddedPayload ? '3 (tag index, referrer manifest, getRecord)' : '4 (tag index, referrer manifest, payload blob, getRecord)',
+          String(f.medianKeysPerSecond),
+          fmt.ms(f.medianCpuMsPerKey),
+          `${fmt.ms(f.medianUserMsPerKey)} / ${fmt.ms(f.medianSystemMsPerKey)}`,
+          f.cpuMsPerKeyByRound.map((x) => x.toFixed(2)).join(', '),
+          `${fmt.ms(f.engineProofFirstMs)} / ${fmt.ms(f.engineProofMedianMs)}`,
+        ]),
+      ),
+    );
     write();
   } finally {
     await world.close();

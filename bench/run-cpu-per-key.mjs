@@ -1,4 +1,4 @@
-// Bundles bench/cpu-per-key.ts (no TypeScript runtime needed) next to node_modules and runs it.
+// Bundles bench/cpu-per-key-main.ts (no TypeScript runtime needed) next to node_modules and runs it.
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +7,7 @@ import { build } from 'esbuild';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outfile = join(root, 'node_modules/.cache/atproto-verifier-bench/cpu-per-key.mjs');
 await build({
-  entryPoints: [join(root, 'bench/cpu-per-key.ts')],
+  entryPoints: [join(root, 'bench/cpu-per-key-main.ts')],
   bundle: true,
   platform: 'node',
   format: 'esm',

@@ -22,7 +22,7 @@ describe('benchmark smoke run', () => {
     expect(existsSync(out)).toBe(true);
     const table = readFileSync(out, 'utf8');
     expect(table).toMatch(/on \d+ CPUs .*\nNode v\d+\./);
-    for (const section of ['## 1. Plugin process startup', '## 2. One Ratify VERIFY per process', '## 2b. Cold VERIFY with', '## 3. Engine in one process', '## 4. Provider']) {
+    for (const section of ['## 1. Plugin process startup', '## 2. One Ratify VERIFY per process', '## 2b. Cold VERIFY with', '## 3. Engine in one process', '## 4. Provider', '## 4b. Provider CPU per new image of a known publisher']) {
       expect(table).toContain(section);
     }
     expect(table).toMatch(/\| `atproto-verifier --version` \| [\d.]+ ms \| [\d.]+x \|/);
