@@ -1,4 +1,3 @@
-import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SIGNATURE_ARTIFACT_TYPE } from '../../src/artifact/signature-payload.js';
 import { startRegistry, type RegistryServer } from '../../src/devnet/registry-server.js';
@@ -6,6 +5,7 @@ import { pushSampleImage } from '../../src/devnet/sample-image.js';
 import { attachSignature } from '../../src/publish/attach-signature.js';
 import { digestOf, REFERRERS_API_ABSENT_TTL_MS, RegistryClient } from '../../src/registry/client.js';
 import { OCI_INDEX_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE } from '../../src/registry/oci.js';
+import { startRegistryRelay, type RegistryRelay } from '../harness/registry-relay.js';
 
 // Issue 12, item 3: a registry that answered the referrers API with 404 (distribution 2.8, here
 // the real docker-registry) is read through the tag schema alone for a while: one request per
@@ -14,33 +14,22 @@ import { OCI_INDEX_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE } from '../../src/registr
 // distribution 2.8 cannot produce.
 
 let registry: RegistryServer;
-let relay: http.Server;
+let relay: RegistryRelay;
 let relayHost: string;
-const asked: string[] = [];
+let asked: string[];
 /** When set, the relay serves the referrers API with this index (an upgraded registry). */
 let referrersApi: object | undefined;
 
 beforeAll(async () => {
   registry = await startRegistry();
-  relay = http.createServer((req, res) => {
-    const path = req.url ?? '/';
-    asked.push(`${req.method} ${path.split('?')[0]!.replace(/sha256[:-][0-9a-f]{64}/, '<digest>')}`);
-    if (referrersApi && path.includes('/referrers/')) {
-      res.writeHead(200, { 'content-type': OCI_INDEX_MEDIA_TYPE }).end(JSON.stringify(referrersApi));
-      return;
-    }
-    const upstream = http.request({ host: '127.0.0.1', port: Number(registry.host.split(':')[1]), path, method: req.method, headers: req.headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
-  relayHost = `127.0.0.1:${(relay.address() as { port: number }).port}`;
+  relay = await startRegistryRelay(registry, (path) =>
+    referrersApi && path.includes('/referrers/') ? { status: 200, contentType: OCI_INDEX_MEDIA_TYPE, body: JSON.stringify(referrersApi) } : undefined,
+  );
+  ({ host: relayHost, asked } = relay);
 }, 60_000);
 
 afterAll(async () => {
-  await new Promise((resolve) => relay?.close(resolve));
+  await relay?.close();
   await registry?.close();
 });
 

@@ -1,4 +1,3 @@
-import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SIGNATURE_ARTIFACT_TYPE } from '../../src/artifact/signature-payload.js';
 import { startRegistry, type RegistryServer } from '../../src/devnet/registry-server.js';
@@ -11,6 +10,7 @@ import { parseTrustPolicy } from '../../src/policy/trust-policy.js';
 import { DEFAULT_SETTINGS } from '../../src/verify/settings.js';
 import { Verifier } from '../../src/verify/verifier.js';
 import { verifyImage } from '../../src/verify/verify-image.js';
+import { startRegistryRelay, type RegistryRelay } from '../harness/registry-relay.js';
 
 // Review finding: the "referrers API absent" memory must not be poisoned by one repository's 404.
 // A registry that HAS the referrers API (zot, Harbor, ACR...) answers 404 NAME_UNKNOWN for a
@@ -23,36 +23,27 @@ import { verifyImage } from '../../src/verify/verify-image.js';
 // the registry's referrers API.
 
 let registry: RegistryServer;
-let relay: http.Server;
+let relay: RegistryRelay;
 let relayHost: string;
 /** The referrers API index per repository; a repository not listed gets 404 NAME_UNKNOWN. */
 const referrersApi = new Map<string, object>();
-const asked: string[] = [];
+let asked: string[];
 
 beforeAll(async () => {
   registry = await startRegistry();
-  relay = http.createServer((req, res) => {
-    const path = req.url ?? '/';
-    asked.push(`${req.method} ${path.split('?')[0]!.replace(/sha256[:-][0-9a-f]{64}/, '<digest>')}`);
+  relay = await startRegistryRelay(registry, (path) => {
     const api = /^\/v2\/(.+)\/referrers\//.exec(path);
-    if (api) {
-      const index = referrersApi.get(api[1]!);
-      if (index) res.writeHead(200, { 'content-type': OCI_INDEX_MEDIA_TYPE }).end(JSON.stringify(index));
-      else res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'NAME_UNKNOWN', message: 'repository name not known to registry' }] }));
-      return;
-    }
-    const upstream = http.request({ host: '127.0.0.1', port: Number(registry.host.split(':')[1]), path, method: req.method, headers: req.headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
-    req.pipe(upstream);
+    if (!api) return undefined;
+    const index = referrersApi.get(api[1]!);
+    return index
+      ? { status: 200, contentType: OCI_INDEX_MEDIA_TYPE, body: JSON.stringify(index) }
+      : { status: 404, contentType: 'application/json', body: JSON.stringify({ errors: [{ code: 'NAME_UNKNOWN', message: 'repository name not known to registry' }] }) };
   });
-  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
-  relayHost = `127.0.0.1:${(relay.address() as { port: number }).port}`;
+  ({ host: relayHost, asked } = relay);
 }, 60_000);
 
 afterAll(async () => {
-  await new Promise((resolve) => relay?.close(resolve));
+  await relay?.close();
   await registry?.close();
 });
 
