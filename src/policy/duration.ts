@@ -22,7 +22,8 @@ const SECONDS = /^\+?(?:\d+(?:\.\d*)?|\.\d+)$/;
  * malformed values throw INPUT_INVALID naming `field`. Precision is kept to the microsecond.
  */
 export function parseDuration(value: string | number, field: string): number {
-  const ms = typeof value === 'number' ? secondsToMs(value) : typeof value === 'string' ? stringToMs(value.trim()) : undefined;
+  const ms = typeof value === 'number' ? value * 1000 : typeof value === 'string' ? stringToMs(value.trim()) : undefined;
+  // The one range check for every form: NaN, Infinity and negative numbers of seconds end here too.
   if (ms === undefined || !Number.isFinite(ms) || ms < 0 || ms > Number.MAX_SAFE_INTEGER) {
     const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 64)) : String(value);
     throw new VerificationError(
@@ -33,13 +34,9 @@ export function parseDuration(value: string | number, field: string): number {
   return Math.round(ms * 1000) / 1000;
 }
 
-function secondsToMs(seconds: number): number | undefined {
-  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
-}
-
 function stringToMs(text: string): number | undefined {
-  if (text === '0') return 0; // Go accepts a bare 0
-  if (SECONDS.test(text)) return secondsToMs(Number(text.replace(/^\+/, '')));
+  // A number of seconds (Number reads the leading + too); Go's bare 0 is one.
+  if (SECONDS.test(text)) return Number(text) * 1000;
   if (!GO_DURATION.test(text)) return undefined;
   let total = 0;
   for (const [, amount, unit] of text.matchAll(COMPONENT)) total += Number(amount) * UNIT_MS[unit!]!;
