@@ -91,9 +91,10 @@ export class RegistryClient {
   private readonly auth = new BoundedLru<string, string>(MAX_CACHED_TOKENS);
   private readonly lookup: LookupFunction;
   /**
-   * Until when the referrers API is known absent (HTTP 404; the distribution spec forbids a 404
-   * from a registry that has it): a long-running verifier then spends one request per image on
-   * the tag schema instead of two (issue 12, item 3).
+   * Until when the referrers API is known absent (a plain HTTP 404: the distribution spec has a
+   * registry with the API answer 200 for any repository it holds, whatever the digest, and an OCI
+   * error for one it lacks): a long-running verifier then spends one request per image on the tag
+   * schema instead of two (issue 12, item 3).
    */
   private referrersApiAbsentUntil = 0;
   /** Requests in progress, so an evicted client closes its connections only once they are done. */
