@@ -34,6 +34,27 @@ export function parseDuration(value: string | number, field: string): number {
   return Math.round(ms * 1000) / 1000;
 }
 
+/** The longest delay Node's timers wait (2^31 - 1 ms, about 24.8 days): a longer one fires after 1 ms. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * Parses a timeout setting (parseDuration's forms) into whole milliseconds, rounded up, that a
+ * Node timer honours: at least 1 ms and at most MAX_TIMER_MS. AbortSignal.timeout throws on a
+ * fraction of a millisecond, a timer fires at once for 0 and after 1 ms beyond MAX_TIMER_MS, so
+ * each of those would refuse every image with a misleading cause: they are refused here, at load.
+ */
+export function parseTimeout(value: string | number, field: string): number {
+  const ms = Math.ceil(parseDuration(value, field));
+  if (ms < 1 || ms > MAX_TIMER_MS) {
+    const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 64)) : String(value);
+    throw new VerificationError(
+      'INPUT_INVALID',
+      `${field}: ${shown} is not a usable timeout; a timeout is at least 1ms and at most ${MAX_TIMER_MS}ms (about 596h, the longest a Node timer waits)`,
+    );
+  }
+  return ms;
+}
+
 function stringToMs(text: string): number | undefined {
   // A number of seconds (Number reads the leading + too); Go's bare 0 is one.
   if (SECONDS.test(text)) return Number(text) * 1000;

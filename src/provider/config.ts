@@ -1,5 +1,5 @@
 import { VerificationError } from '../errors.js';
-import { parseDuration } from '../policy/duration.js';
+import { MAX_TIMER_MS, parseDuration } from '../policy/duration.js';
 import { DEFAULT_SETTINGS, settingsFromParameters, type VerifierSettings } from '../verify/settings.js';
 import { isLogLevel, type LogLevel } from './log.js';
 
@@ -129,6 +129,8 @@ function duration(v: { value: string; source: string } | undefined, fallback: nu
   if (!v) return fallback;
   const ms = parseDuration(v.value, v.source);
   if (ms < min) throw invalid(v.source, `${v.value} is too short (at least ${min} ms)`);
+  // A Node timer waits at most MAX_TIMER_MS; beyond it, it fires after 1 ms.
+  if (ms > MAX_TIMER_MS) throw invalid(v.source, `${v.value} is too long (at most ${MAX_TIMER_MS} ms, the longest a Node timer waits)`);
   return ms;
 }
 

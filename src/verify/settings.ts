@@ -1,5 +1,5 @@
 import { VerificationError } from '../errors.js';
-import { parseDuration } from '../policy/duration.js';
+import { parseDuration, parseTimeout } from '../policy/duration.js';
 
 /**
  * The engine's settings, whichever face supplies them: the Ratify Verifier CR's parameters
@@ -109,10 +109,10 @@ export function settingsFromParameters(
         s.plcDirectory = asUrl(value, key);
         break;
       case 'didResolverTimeout':
-        s.didResolverTimeoutMs = parseDuration(value as string | number, key);
+        s.didResolverTimeoutMs = parseTimeout(value as string | number, key);
         break;
       case 'pdsTimeout':
-        s.pdsTimeoutMs = parseDuration(value as string | number, key);
+        s.pdsTimeoutMs = parseTimeout(value as string | number, key);
         break;
       case 'cacheEnabled':
         s.cacheEnabled = asBoolean(value, key);
@@ -130,7 +130,7 @@ export function settingsFromParameters(
         s.atcrRegistries = asList(value, key);
         break;
       case 'timeout':
-        s.timeoutMs = parseDuration(value as string | number, key);
+        s.timeoutMs = parseTimeout(value as string | number, key);
         break;
       case 'handleResolver':
         s.handleResolverUrl = asUrl(value, key);
