@@ -78,6 +78,9 @@ describe('an entry, before its operation is looked at', () => {
     ['an object with a prototype', Object.assign(Object.create({ polluted: true }), entry), /entry 0 is an object, not an object$/],
     ['for another DID', { ...entry, did: 'did:plc:bbbbbbbbbbbbbbbbbbbbbbbb' }, /entry 0 is for another DID$/],
     ['without a did', { ...entry, did: undefined }, /entry 0 is for undefined$/],
+    // The entry's own did is described, whatever its type.
+    ['with a numeric did', { ...entry, did: 42 }, /entry 0 is for number$/],
+    ['with a null did', { ...entry, did: null }, /entry 0 is for null$/],
     ['without a cid', { ...entry, cid: 42 }, /entry 0 has no cid$/],
     ['with a string nullified flag', { ...entry, nullified: 'false' }, /entry 0 has no boolean nullified flag$/],
     ['with a date-only createdAt', { ...entry, createdAt: '2025-01-01' }, /entry 0: createdAt is a string, not an RFC 3339 datetime$/],

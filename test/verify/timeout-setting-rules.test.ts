@@ -10,6 +10,7 @@
  * So a timeout setting is refused at load time unless a timer can honour it; a TTL is not a timer.
  */
 import { describe, expect, it } from 'vitest';
+import { MAX_TIMER_MS, parseTimeout } from '../../src/policy/duration.js';
 import { DEFAULT_SETTINGS, settingsFromParameters } from '../../src/verify/settings.js';
 import { providerConfig } from '../../src/provider/config.js';
 import { errorOf } from '../harness/error-code.js';
@@ -63,5 +64,22 @@ describe('every timeout a setting accepts is one a Node timer honours', () => {
     );
     expect(err.code).toBe('INPUT_INVALID');
     expect(err.message).toContain(name);
+  });
+});
+
+describe('parseTimeout: the edges and what the refusal says', () => {
+  it('takes exactly 1 ms and exactly 2^31-1 ms, refuses one past either', () => {
+    expect(parseTimeout('1ms', 'timeout')).toBe(1);
+    expect(parseTimeout(`${MAX_TIMER_MS}ms`, 'timeout')).toBe(MAX_TIMER_MS);
+    expect(() => parseTimeout(`${MAX_TIMER_MS + 1}ms`, 'timeout')).toThrow(/is not a usable timeout/);
+    expect(() => parseTimeout('0.5ms', 'timeout')).not.toThrow(); // rounded up to 1 ms
+    expect(() => parseTimeout(0, 'timeout')).toThrow(/is not a usable timeout/);
+  });
+
+  it('names the field and quotes a string value (cut to 64 characters), or shows a number as written', () => {
+    expect(errorOf(() => parseTimeout('0s', 'pdsTimeout')).message).toMatch(/^pdsTimeout: "0s" is not a usable timeout; a timeout is at least 1ms and at most 2147483647ms/);
+    expect(errorOf(() => parseTimeout(0, 'timeout')).message).toMatch(/^timeout: 0 is not a usable timeout/);
+    const long = `${'0'.repeat(100)}s`;
+    expect(errorOf(() => parseTimeout(long, 'timeout')).message).toContain(`"${'0'.repeat(64)}" is not`);
   });
 });
