@@ -107,22 +107,21 @@ export interface CpuPerKeyFigure {
   engineProofMedianMs: number;
 }
 
-/**
- * Provider CPU per key for new images of known publishers (issue 12, item 3), in `world`: the
- * provider as deployed (`serve`, HTTPS, keep-alive client), the publishers' DID documents and
- * handles cached by a first key, then `warmupKeys` unmeasured new images, then `rounds` rounds of
- * `keysPerRound` new images, one request at a time.
- */
-export async function measureCpuPerNewImage(world: BenchWorld, opts: CpuPerKeyOptions): Promise<CpuPerKeyFigure> {
+/** A provider as deployed (`serve`, HTTPS), and a keep-alive client that sends one key per request. */
+interface RunningProvider {
+  pid: number;
+  /** Sends one key; throws unless it verified. */
+  verified(reference: string): Promise<void>;
+  close(): void;
+}
+
+async function startProvider(world: BenchWorld, label: string, firstKey: string, opts: { executable?: string; nodeOptions?: string }): Promise<RunningProvider> {
   const ca = makeTestCa('cpu bench');
   const leaf = ca.issue({ cn: 'localhost', ips: ['127.0.0.1'] });
-  const certFile = join(world.dir, `cpu-tls-${opts.embed ? 'embed' : 'blob'}.crt`);
-  const keyFile = join(world.dir, `cpu-tls-${opts.embed ? 'embed' : 'blob'}.key`);
+  const certFile = join(world.dir, `cpu-tls-${label}.crt`);
+  const keyFile = join(world.dir, `cpu-tls-${label}.key`);
   writeFileSync(certFile, leaf.cert);
   writeFileSync(keyFile, leaf.key);
-  // One image per publisher first, so every publisher is known before anything is measured.
-  const known = await world.signImages(world.publishers.length, { embedPayload: opts.embed });
-  const images = await world.signImages(opts.warmupKeys + opts.rounds * opts.keysPerRound, { embedPayload: opts.embed });
   const port = await freePort();
   const child = spawn(opts.executable ?? EXECUTABLE, ['serve'], {
     env: {
@@ -140,45 +139,89 @@ export async function measureCpuPerNewImage(world: BenchWorld, opts: CpuPerKeyOp
       CACHE_ENABLED: 'true',
       LOG_LEVEL: 'error',
       REQUEST_BUDGET: '2900ms',
+      // For finding where the time goes or trying a V8 flag, never for the reported figures:
+      // e.g. `--cpu-prof --cpu-prof-dir=D`, or `--perf-basic-prof` for `perf record`.
+      ...(opts.nodeOptions ? { NODE_OPTIONS: opts.nodeOptions } : {}),
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `https://127.0.0.1:${port}/provide`;
   const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: ca.cert });
-  const verified = async (reference: string) => {
-    const value = await post(agent, url, reference);
-    if (!value.isSuccess) throw new Error(`not verified: ${value.message}`);
+  const close = () => {
+    agent.destroy();
+    child.kill('SIGTERM');
+    ca.dispose();
   };
   try {
     for (let i = 0; ; i++) {
       try {
-        await post(agent, url, known[0]!.reference);
+        await post(agent, url, firstKey);
         break;
       } catch {
         if (i > 200) throw new Error('provider did not start');
         await new Promise((r) => setTimeout(r, 50));
       }
     }
-    for (const image of known.slice(1)) await verified(image.reference);
-    for (const image of images.slice(0, opts.warmupKeys)) await verified(image.reference);
+  } catch (err) {
+    close();
+    throw err;
+  }
+  return {
+    pid: child.pid!,
+    async verified(reference) {
+      const value = await post(agent, url, reference);
+      if (!value.isSuccess) throw new Error(`not verified: ${value.message}`);
+    },
+    close,
+  };
+}
+
+/** One round: the provider's CPU per key (schedstat, else /proc ticks), user and system, keys/s. */
+async function measureRound(provider: RunningProvider, keys: { reference: string }[]) {
+  const before = cpuMsOf(provider.pid);
+  const preciseBefore = preciseCpuMsOf(provider.pid);
+  const started = performance.now();
+  for (const image of keys) await provider.verified(image.reference);
+  const seconds = (performance.now() - started) / 1000;
+  const after = cpuMsOf(provider.pid);
+  const preciseAfter = preciseCpuMsOf(provider.pid);
+  const ticks = (after.user + after.system - before.user - before.system) / keys.length;
+  return {
+    cpuMsPerKey: preciseBefore !== undefined && preciseAfter !== undefined ? (preciseAfter - preciseBefore) / keys.length : ticks,
+    userMsPerKey: (after.user - before.user) / keys.length,
+    systemMsPerKey: (after.system - before.system) / keys.length,
+    keysPerSecond: keys.length / seconds,
+  };
+}
+
+/**
+ * Provider CPU per key for new images of known publishers (issue 12, item 3), in `world`: the
+ * provider as deployed (`serve`, HTTPS, keep-alive client), the publishers' DID documents and
+ * handles cached by a first key, then `warmupKeys` unmeasured new images, then `rounds` rounds of
+ * `keysPerRound` new images, one request at a time.
+ */
+export async function measureCpuPerNewImage(world: BenchWorld, opts: CpuPerKeyOptions): Promise<CpuPerKeyFigure> {
+  // One image per publisher first, so every publisher is known before anything is measured.
+  const known = await world.signImages(world.publishers.length, { embedPayload: opts.embed });
+  const images = await world.signImages(opts.warmupKeys + opts.rounds * opts.keysPerRound, { embedPayload: opts.embed });
+  const provider = await startProvider(world, opts.embed ? 'embed' : 'blob', known[0]!.reference, {
+    executable: opts.executable,
+    nodeOptions: process.env.CPU_NODE_OPTIONS,
+  });
+  try {
+    for (const image of known.slice(1)) await provider.verified(image.reference);
+    for (const image of images.slice(0, opts.warmupKeys)) await provider.verified(image.reference);
     const perKey: number[] = [];
     const userPerKey: number[] = [];
     const systemPerKey: number[] = [];
     const perSecond: number[] = [];
     for (let round = 0; round < opts.rounds; round++) {
       const keys = images.slice(opts.warmupKeys + round * opts.keysPerRound, opts.warmupKeys + (round + 1) * opts.keysPerRound);
-      const before = cpuMsOf(child.pid!);
-      const preciseBefore = preciseCpuMsOf(child.pid!);
-      const started = performance.now();
-      for (const image of keys) await verified(image.reference);
-      const seconds = (performance.now() - started) / 1000;
-      const after = cpuMsOf(child.pid!);
-      const preciseAfter = preciseCpuMsOf(child.pid!);
-      const ticks = (after.user + after.system - before.user - before.system) / keys.length;
-      perKey.push(preciseBefore !== undefined && preciseAfter !== undefined ? (preciseAfter - preciseBefore) / keys.length : ticks);
-      userPerKey.push((after.user - before.user) / keys.length);
-      systemPerKey.push((after.system - before.system) / keys.length);
-      perSecond.push(keys.length / seconds);
+      const r = await measureRound(provider, keys);
+      perKey.push(r.cpuMsPerKey);
+      userPerKey.push(r.userMsPerKey);
+      systemPerKey.push(r.systemMsPerKey);
+      perSecond.push(r.keysPerSecond);
     }
     const engine = await engineProofCpu(world, images);
     return {
@@ -195,8 +238,47 @@ export async function measureCpuPerNewImage(world: BenchWorld, opts: CpuPerKeyOp
       engineProofMedianMs: engine.medianMs,
     };
   } finally {
-    agent.destroy();
-    child.kill('SIGTERM');
-    ca.dispose();
+    provider.close();
+  }
+}
+
+export interface CpuVariant {
+  label: string;
+  executable?: string;
+  nodeOptions?: string;
+}
+
+/**
+ * A before/after comparison on a noisy shared machine: one provider per variant, each warmed with
+ * the same new images, then every round's new images sent to each provider in turn (each has its
+ * own result cache, so each image is new to each), the order rotating every round. Per variant:
+ * median CPU per key; and the median over rounds of each variant's ratio to the first, which
+ * drift on the machine hits alike.
+ */
+export async function compareCpuPerNewImage(world: BenchWorld, variants: CpuVariant[], opts: Omit<CpuPerKeyOptions, 'executable'>) {
+  const known = await world.signImages(world.publishers.length, { embedPayload: opts.embed });
+  const images = await world.signImages(opts.warmupKeys + opts.rounds * opts.keysPerRound, { embedPayload: opts.embed });
+  const providers: RunningProvider[] = [];
+  try {
+    for (const [i, v] of variants.entries()) providers.push(await startProvider(world, `variant${i}`, known[0]!.reference, v));
+    for (const provider of providers) {
+      for (const image of [...known.slice(1), ...images.slice(0, opts.warmupKeys)]) await provider.verified(image.reference);
+    }
+    const perKey: number[][] = variants.map(() => []);
+    for (let round = 0; round < opts.rounds; round++) {
+      const keys = images.slice(opts.warmupKeys + round * opts.keysPerRound, opts.warmupKeys + (round + 1) * opts.keysPerRound);
+      for (let j = 0; j < providers.length; j++) {
+        const i = (round + j) % providers.length;
+        perKey[i]!.push((await measureRound(providers[i]!, keys)).cpuMsPerKey);
+      }
+    }
+    return variants.map((v, i) => ({
+      label: v.label,
+      medianCpuMsPerKey: median(perKey[i]!),
+      medianRatioToFirst: median(perKey[i]!.map((x, round) => x / perKey[0]![round]!)),
+      cpuMsPerKeyByRound: perKey[i]!.map((x) => Math.round(x * 1000) / 1000),
+    }));
+  } finally {
+    for (const provider of providers) provider.close();
   }
 }

@@ -30,7 +30,8 @@ const common = {
   bundle: true,
   platform: 'node',
   target: 'node20',
-  minify: true,
+  // BUILD_MINIFY=0 keeps names, for reading a CPU profile; what ships is minified.
+  minify: process.env.BUILD_MINIFY !== '0',
   legalComments: 'linked',
   define: { __VERSION__: JSON.stringify(version) },
   // Development-only: the embedded demo network is loaded lazily from node_modules by `demo`.

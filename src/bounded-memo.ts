@@ -28,11 +28,29 @@ export function forgetBoundedMemos(): void {
 }
 
 /**
- * A Map for a cache of verified, immutable facts (keyed by content hashes), emptied by
- * forgetBoundedMemos like the memos above. The caller bounds it.
+ * A cache of verified, immutable facts keyed by content hashes (a commit CID and key, an MST node
+ * CID, a public key), holding at most `max` entries: past that the oldest goes, so inputs from
+ * admission requests cannot grow it. Emptied by forgetBoundedMemos like the memos above.
  */
-export function forgettableMap<V>(): Map<string, V> {
+export interface BoundedCache<V> {
+  get(key: string): V | undefined;
+  /** Stores `value` under `key` (evicting the oldest entry when full) and returns it. */
+  remember(key: string, value: V): V;
+  readonly size: number;
+}
+
+export function boundedCache<V>(max: number): BoundedCache<V> {
   const map = new Map<string, V>();
   memos.add(map);
-  return map;
+  return {
+    get: (key) => map.get(key),
+    remember(key, value) {
+      if (!map.has(key) && map.size >= max) map.delete(map.keys().next().value!);
+      map.set(key, value);
+      return value;
+    },
+    get size() {
+      return map.size;
+    },
+  };
 }

@@ -1,6 +1,7 @@
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { p256 } from '@noble/curves/nist.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { boundedCache } from '../bounded-memo.js';
 
 /**
  * ECDSA verification of atproto signatures (cryptography spec) through OpenSSL (node:crypto).
@@ -26,20 +27,15 @@ const SPKI_PREFIX: Record<EcdsaCurve, Buffer> = {
   p256: Buffer.from('3039301306072a8648ce3d020106082a8648ce3d030107032200', 'hex'),
 };
 
-/** OpenSSL key objects by curve and point: a PLC operation log is signed by few keys, many times. */
-const keyObjects = new Map<string, KeyObject>();
-const MAX_CACHED_KEYS = 1024;
+/**
+ * OpenSSL key objects by curve and point: a PLC operation log is signed by few keys, many times.
+ * Bounded: a long-running provider sees keys of many signers.
+ */
+const keyObjects = boundedCache<KeyObject>(1024);
 
 function keyObject(curve: EcdsaCurve, compressed: Uint8Array): KeyObject {
   const id = `${curve}:${Buffer.from(compressed.buffer, compressed.byteOffset, compressed.byteLength).toString('hex')}`;
-  let key = keyObjects.get(id);
-  if (key === undefined) {
-    key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX[curve], compressed]), format: 'der', type: 'spki' });
-    // Bounded: a long-running provider sees keys of many signers.
-    if (keyObjects.size >= MAX_CACHED_KEYS) keyObjects.delete(keyObjects.keys().next().value!);
-    keyObjects.set(id, key);
-  }
-  return key;
+  return keyObjects.get(id) ?? keyObjects.remember(id, createPublicKey({ key: Buffer.concat([SPKI_PREFIX[curve], compressed]), format: 'der', type: 'spki' }));
 }
 
 /**

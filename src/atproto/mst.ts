@@ -1,6 +1,7 @@
 import { sha256 } from './sha256.js';
 import { CID } from 'multiformats/cid';
 import { VerificationError } from '../errors.js';
+import { boundedCache } from '../bounded-memo.js';
 import type { BlockStore } from './car.js';
 import { decodeCanonicalCbor, isCborMap } from './cbor.js';
 import { asBlessedCid } from './cid.js';
@@ -169,8 +170,7 @@ interface CheckedNode {
  * proofs of all its images, are parsed and hashed once rather than per verification (issue 12).
  * Only nodes that parsed and checked are kept; the walk's contextual checks run every time.
  */
-const checkedNodes = new Map<string, CheckedNode>();
-const MAX_CHECKED_NODES = 4096;
+const checkedNodes = boundedCache<CheckedNode>(4096);
 
 function checkedNode(bytes: Uint8Array, cid: CID): CheckedNode {
   const id = cid.toString();
@@ -183,10 +183,7 @@ function checkedNode(bytes: Uint8Array, cid: CID): CheckedNode {
     entriesLayer ??= own;
     if (own !== entriesLayer) fail(cid, `key ${showKey(entry.key)} is on layer ${own} but shares a node with keys on layer ${entriesLayer}`);
   }
-  const checked = { node, entriesLayer };
-  if (checkedNodes.size >= MAX_CHECKED_NODES) checkedNodes.delete(checkedNodes.keys().next().value!);
-  checkedNodes.set(id, checked);
-  return checked;
+  return checkedNodes.remember(id, { node, entriesLayer });
 }
 
 function nodeLayer(entriesLayer: number | undefined, cid: CID, parentLayer: number | null): number {

@@ -1,5 +1,5 @@
 import type { CID } from 'multiformats/cid';
-import { forgettableMap } from '../bounded-memo.js';
+import { boundedCache } from '../bounded-memo.js';
 import { VerificationError } from '../errors.js';
 import { readCarProof, type CarLimits } from './car.js';
 import { decodeCanonicalCbor } from './cbor.js';
@@ -36,8 +36,7 @@ export interface ExpectedRecord {
  * verification (about a third of a millisecond for K-256) is done once (issue 12, item 3).
  * Only successes are kept; the DID and the MST path are checked on every proof.
  */
-const verifiedCommits = forgettableMap<Commit>();
-const MAX_VERIFIED_COMMITS = 1024;
+const verifiedCommits = boundedCache<Commit>(1024);
 
 function verifiedCommit(blockBytes: Uint8Array, commitCid: CID, expected: ExpectedRecord): Commit {
   const id = `${commitCid.toString()} ${expected.key.curve} ${Buffer.from(expected.key.compressed).toString('hex')}`;
@@ -48,9 +47,7 @@ function verifiedCommit(blockBytes: Uint8Array, commitCid: CID, expected: Expect
   }
   if (known) return known;
   verifyCommitSignature(commit, expected.key);
-  if (verifiedCommits.size >= MAX_VERIFIED_COMMITS) verifiedCommits.delete(verifiedCommits.keys().next().value!);
-  verifiedCommits.set(id, Object.freeze(commit));
-  return commit;
+  return verifiedCommits.remember(id, Object.freeze(commit));
 }
 
 /** Repo path segments (repository spec, "Repository Paths"): NSID and record key characters. */

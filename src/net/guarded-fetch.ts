@@ -256,9 +256,20 @@ function where(url: URL, start: URL): string {
 
 /** GET with every guard applied; resolves with any HTTP status, rejects only with a VerificationError. */
 export async function guardedFetch(req: FetchRequest, policy: FetchPolicy): Promise<FetchedResponse> {
-  const deadline = AbortSignal.timeout(policy.timeoutMs);
-  const signal = req.signal ? AbortSignal.any([deadline, req.signal]) : deadline;
   const start = checkUrl(req.url, policy, req.purpose);
+  // One deadline for the whole exchange, redirects included, or the caller's cancellation. A
+  // controller and a timer cleared on return, not AbortSignal.timeout and AbortSignal.any: that
+  // timer outlives the request and fires a DOMException later, about 0.05 ms of CPU per request.
+  const controller = new AbortController();
+  const deadline = { expired: false };
+  const timer = setTimeout(() => {
+    deadline.expired = true;
+    controller.abort();
+  }, policy.timeoutMs);
+  const cancel = () => controller.abort();
+  if (req.signal?.aborted) cancel();
+  else req.signal?.addEventListener('abort', cancel, { once: true });
+  const signal = controller.signal;
   let url = start;
   const progress: Progress = {};
   try {
@@ -276,7 +287,10 @@ export async function guardedFetch(req: FetchRequest, policy: FetchPolicy): Prom
       url = checkRedirect(res.location, url, start, req, policy);
     }
   } catch (err) {
-    throw describeFailure(err, req, url, start, policy, deadline, progress);
+    throw describeFailure(err, req, url, start, policy, deadline.expired, progress);
+  } finally {
+    clearTimeout(timer);
+    req.signal?.removeEventListener('abort', cancel);
   }
 }
 
@@ -308,7 +322,7 @@ function describeFailure(
   url: URL,
   start: URL,
   policy: FetchPolicy,
-  deadline: AbortSignal,
+  timedOut: boolean,
   progress: Progress,
 ): VerificationError {
   // The DNS guard names the host and its address: for a redirect target, the remote's choice.
@@ -316,7 +330,7 @@ function describeFailure(
     return new VerificationError('NETWORK_DENIED', `${req.purpose}: ${start.host} redirected to another origin that resolves to a private, loopback or reserved address`);
   }
   if (err instanceof VerificationError) return err;
-  if (deadline.aborted) {
+  if (timedOut) {
     const what = progress.connected
       ? `${where(url, start)} did not answer within ${policy.timeoutMs} ms`
       : url.origin === start.origin

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { boundedMemo, forgetBoundedMemos } from '../../src/bounded-memo.js';
+import { boundedCache, boundedMemo, forgetBoundedMemos } from '../../src/bounded-memo.js';
 import { canonicalKeyOrSelf, canonicalPinnedKey } from '../../src/policy/pinned-keys.js';
 import { canonicalImageName, parseImageReference } from '../../src/registry/reference.js';
 
@@ -41,6 +41,39 @@ describe('boundedMemo', () => {
     expect(() => f('bad')).toThrow('bad');
     expect(() => f('bad')).toThrow('bad');
     expect(calls).toBe(2);
+  });
+});
+
+describe('boundedCache', () => {
+  it('returns what it remembers, and nothing for a key it was never given', () => {
+    const cache = boundedCache<number>(2);
+    expect(cache.remember('a', 1)).toBe(1);
+    expect(cache.get('a')).toBe(1);
+    expect(cache.get('b')).toBeUndefined();
+  });
+
+  it('holds at most `max` entries, the oldest going first', () => {
+    const cache = boundedCache<number>(2);
+    cache.remember('a', 1);
+    cache.remember('b', 2);
+    cache.remember('c', 3);
+    expect(cache.size).toBe(2);
+    expect([cache.get('a'), cache.get('b'), cache.get('c')]).toEqual([undefined, 2, 3]);
+  });
+
+  it('replacing a key it holds evicts nothing', () => {
+    const cache = boundedCache<number>(2);
+    cache.remember('a', 1);
+    cache.remember('b', 2);
+    cache.remember('b', 20);
+    expect([cache.get('a'), cache.get('b'), cache.size]).toEqual([1, 20, 2]);
+  });
+
+  it('is emptied by forgetBoundedMemos, like the memos', () => {
+    const cache = boundedCache<number>(2);
+    cache.remember('a', 1);
+    forgetBoundedMemos();
+    expect([cache.get('a'), cache.size]).toEqual([undefined, 0]);
   });
 });
 
