@@ -10,7 +10,7 @@ try {
   const figures = await compareCpuPerNewImage(world, variants, {
     rounds: Number(process.env.CPU_ROUNDS ?? 12),
     keysPerRound: Number(process.env.CPU_KEYS ?? 50),
-    warmupKeys: Number(process.env.CPU_WARMUP ?? 300),
+    warmupKeys: Number(process.env.CPU_WARMUP ?? 1000),
     embed: process.env.CPU_EMBED === '1',
   });
   for (const f of figures) console.log(JSON.stringify(f));

@@ -7,7 +7,7 @@ try {
   const figure = await measureCpuPerNewImage(world, {
     rounds: Number(process.env.CPU_ROUNDS ?? 8),
     keysPerRound: Number(process.env.CPU_KEYS ?? 50),
-    warmupKeys: Number(process.env.CPU_WARMUP ?? 300),
+    warmupKeys: Number(process.env.CPU_WARMUP ?? 1000),
     embed: process.env.CPU_EMBED === '1',
   });
   console.log(JSON.stringify(figure));

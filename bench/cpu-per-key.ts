@@ -246,6 +246,8 @@ export interface CpuVariant {
   label: string;
   executable?: string;
   nodeOptions?: string;
+  /** New images this variant alone verifies after the common warm-up (to see how far the JIT has settled). */
+  extraWarmup?: number;
 }
 
 /**
@@ -257,12 +259,15 @@ export interface CpuVariant {
  */
 export async function compareCpuPerNewImage(world: BenchWorld, variants: CpuVariant[], opts: Omit<CpuPerKeyOptions, 'executable'>) {
   const known = await world.signImages(world.publishers.length, { embedPayload: opts.embed });
+  const extra = Math.max(0, ...variants.map((v) => v.extraWarmup ?? 0));
+  const extraImages = extra ? await world.signImages(extra, { embedPayload: opts.embed }) : [];
   const images = await world.signImages(opts.warmupKeys + opts.rounds * opts.keysPerRound, { embedPayload: opts.embed });
   const providers: RunningProvider[] = [];
   try {
     for (const [i, v] of variants.entries()) providers.push(await startProvider(world, `variant${i}`, known[0]!.reference, v));
-    for (const provider of providers) {
-      for (const image of [...known.slice(1), ...images.slice(0, opts.warmupKeys)]) await provider.verified(image.reference);
+    for (const [i, provider] of providers.entries()) {
+      const warmup = [...known.slice(1), ...images.slice(0, opts.warmupKeys), ...extraImages.slice(0, variants[i]!.extraWarmup ?? 0)];
+      for (const image of warmup) await provider.verified(image.reference);
     }
     const perKey: number[][] = variants.map(() => []);
     for (let round = 0; round < opts.rounds; round++) {

@@ -22,7 +22,7 @@ const outPath = process.env.BENCH_OUT ?? (smoke ? join(tmpdir(), 'atproto-verifi
 
 const config = smoke
   ? { startupRuns: 3, pluginRuns: 1, latencyRuns: 1, traceRuns: 1, engineSizes: [1, 5], engineVerifications: 10, publishers: 2, provider: { requests: 100, concurrency: [1, 16, 64], memoryRequests: 1_000, uncachedRequests: 32 }, cpuPerKey: { rounds: 2, keysPerRound: 5, warmupKeys: 5 } }
-  : { startupRuns: 30, pluginRuns: 20, latencyRuns: 10, traceRuns: 3, engineSizes: [1, 10, 100], engineVerifications: 300, publishers: 4, provider: { requests: 5_000, concurrency: [1, 16, 64], memoryRequests: 100_000, uncachedRequests: 400 }, cpuPerKey: { rounds: 8, keysPerRound: 50, warmupKeys: 300 } };
+  : { startupRuns: 30, pluginRuns: 20, latencyRuns: 10, traceRuns: 3, engineSizes: [1, 10, 100], engineVerifications: 300, publishers: 4, provider: { requests: 5_000, concurrency: [1, 16, 64], memoryRequests: 100_000, uncachedRequests: 400 }, cpuPerKey: { rounds: 8, keysPerRound: 50, warmupKeys: 1000 } };
 
 /** Simulated round trip added to every registry, PLC and handle request in section 2b. */
 const LATENCY_MS = 50;
@@ -191,7 +191,7 @@ async function main(): Promise<void> {
     const { warmupKeys, rounds, keysPerRound } = config.cpuPerKey;
     sections.push(
       '## 4b. Provider CPU per new image of a known publisher (issue 12)',
-      `Every publisher's DID document and handle cached, the result cache cold: each key is an image never seen. The provider runs as deployed (\`serve\`, HTTPS, one keep-alive client, one key per request) and first answers ${warmupKeys} such keys unmeasured (its steady state: the first hundred cost about twice as much); then ${rounds} rounds of ${keysPerRound} keys. CPU is the provider's own, every thread, from the scheduler (/proc/<pid>/task/*/schedstat); the round trips to the registry and the PDS on these same 2 CPUs are not in it. "Proof chain alone": the engine's CAR, commit, ECDSA and MST checks of one proof in the benchmark process (the provider remembers a commit whose signature verified, so this is an upper bound on its share).`,
+      `Every publisher's DID document and handle cached, the result cache cold: each key is an image never seen. The provider runs as deployed (\`serve\`, HTTPS, one keep-alive client, one key per request) and first answers ${warmupKeys} such keys unmeasured, to reach its steady state: V8 is still optimising the per-key code well past the first few hundred keys (after 300 keys, 109 more optimising compilations, 210 ms of compiler CPU, came during the next 1,000; a provider warmed with 1,300 keys used 15% less CPU per key than one warmed with 300, in the same interleaved rounds); then ${rounds} rounds of ${keysPerRound} keys. CPU is the provider's own, every thread, from the scheduler (/proc/<pid>/task/*/schedstat); the round trips to the registry and the PDS on these same 2 CPUs are not in it. "Proof chain alone": the engine's CAR, commit, ECDSA and MST checks of one proof in the benchmark process (the provider remembers a commit whose signature verified, so this is an upper bound on its share).`,
       table(
         ['referrer', 'requests per key', 'keys/s', 'provider CPU/key (median of rounds)', 'user / system', 'rounds', 'proof chain alone (first / median)'],
         perKey.map((f) => [
