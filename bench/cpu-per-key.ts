@@ -40,6 +40,21 @@ function preciseCpuMsOf(pid: number): number | undefined {
   }
 }
 
+/** The machine's CPU ticks in all and stolen by the hypervisor (/proc/stat), or undefined off Linux. */
+function cpuStealTicks(): { total: number; steal: number } | undefined {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7]! };
+  } catch {
+    return undefined;
+  }
+}
+
+function stealShare(before: ReturnType<typeof cpuStealTicks>, after: ReturnType<typeof cpuStealTicks>): number | undefined {
+  if (!before || !after || after.total === before.total) return undefined;
+  return Math.round((1000 * (after.steal - before.steal)) / (after.total - before.total)) / 10;
+}
+
 function post(agent: https.Agent, url: string, key: string): Promise<{ isSuccess: boolean; message: string }> {
   const body = JSON.stringify({ apiVersion: 'externaldata.gatekeeper.sh/v1beta1', kind: 'ProviderRequest', request: { keys: [key] } });
   return new Promise((resolve, reject) => {
@@ -102,6 +117,11 @@ export interface CpuPerKeyFigure {
   medianUserMsPerKey: number;
   medianSystemMsPerKey: number;
   medianKeysPerSecond: number;
+  /**
+   * CPU time the hypervisor gave other guests while the rounds ran, as a share of this machine's
+   * CPU time (the `steal` column of /proc/stat): the same build measures up to 2x slower when it is high.
+   */
+  stealPercent: number | undefined;
   /** The engine's proof chain alone, in this process (first call and steady-state median). */
   engineProofFirstMs: number;
   engineProofMedianMs: number;
@@ -211,6 +231,7 @@ export async function measureCpuPerNewImage(world: BenchWorld, opts: CpuPerKeyOp
   try {
     for (const image of known.slice(1)) await provider.verified(image.reference);
     for (const image of images.slice(0, opts.warmupKeys)) await provider.verified(image.reference);
+    const stealBefore = cpuStealTicks();
     const perKey: number[] = [];
     const userPerKey: number[] = [];
     const systemPerKey: number[] = [];
@@ -234,6 +255,7 @@ export async function measureCpuPerNewImage(world: BenchWorld, opts: CpuPerKeyOp
       medianUserMsPerKey: median(userPerKey),
       medianSystemMsPerKey: median(systemPerKey),
       medianKeysPerSecond: Math.round(median(perSecond)),
+      stealPercent: stealShare(stealBefore, cpuStealTicks()),
       engineProofFirstMs: engine.firstMs,
       engineProofMedianMs: engine.medianMs,
     };

@@ -191,9 +191,9 @@ async function main(): Promise<void> {
     const { warmupKeys, rounds, keysPerRound } = config.cpuPerKey;
     sections.push(
       '## 4b. Provider CPU per new image of a known publisher (issue 12)',
-      `Every publisher's DID document and handle cached, the result cache cold: each key is an image never seen. The provider runs as deployed (\`serve\`, HTTPS, one keep-alive client, one key per request) and first answers ${warmupKeys} such keys unmeasured, to reach its steady state: V8 is still optimising the per-key code well past the first few hundred keys (after 300 keys, 109 more optimising compilations, 210 ms of compiler CPU, came during the next 1,000; a provider warmed with 1,300 keys used 15% less CPU per key than one warmed with 300, in the same interleaved rounds); then ${rounds} rounds of ${keysPerRound} keys. CPU is the provider's own, every thread, from the scheduler (/proc/<pid>/task/*/schedstat); the round trips to the registry and the PDS on these same 2 CPUs are not in it. "Proof chain alone": the engine's CAR, commit, ECDSA and MST checks of one proof in the benchmark process (the provider remembers a commit whose signature verified, so this is an upper bound on its share).`,
+      `Every publisher's DID document and handle cached, the result cache cold: each key is an image never seen. The provider runs as deployed (\`serve\`, HTTPS, one keep-alive client, one key per request) and first answers ${warmupKeys} such keys unmeasured, to reach its steady state: V8 is still optimising the per-key code well past the first few hundred keys (after 300 keys, 109 more optimising compilations, 210 ms of compiler CPU, came during the next 1,000; a provider warmed with 1,300 keys used 15% less CPU per key than one warmed with 300, in the same interleaved rounds); then ${rounds} rounds of ${keysPerRound} keys. CPU is the provider's own, every thread, from the scheduler (/proc/<pid>/task/*/schedstat); the round trips to the registry and the PDS on these same 2 CPUs are not in it. "Host steal": CPU time the hypervisor gave other guests while the rounds ran (/proc/stat), a share of this machine's; the same build measures up to 2x slower when it is high. "Proof chain alone": the engine's CAR, commit, ECDSA and MST checks of one proof in the benchmark process (the provider remembers a commit whose signature verified, so this is an upper bound on its share).`,
       table(
-        ['referrer', 'requests per key', 'keys/s', 'provider CPU/key (median of rounds)', 'user / system', 'rounds', 'proof chain alone (first / median)'],
+        ['referrer', 'requests per key', 'keys/s', 'provider CPU/key (median of rounds)', 'user / system', 'rounds', 'proof chain alone (first / median)', 'host steal'],
         perKey.map((f) => [
           f.embeddedPayload ? 'payload also in the descriptor `data` (what `sign` writes)' : 'payload only in a blob',
           f.embeddedPayload ? '3 (tag index, referrer manifest, getRecord)' : '4 (tag index, referrer manifest, payload blob, getRecord)',
@@ -202,6 +202,7 @@ async function main(): Promise<void> {
           `${fmt.ms(f.medianUserMsPerKey)} / ${fmt.ms(f.medianSystemMsPerKey)}`,
           f.cpuMsPerKeyByRound.map((x) => x.toFixed(2)).join(', '),
           `${fmt.ms(f.engineProofFirstMs)} / ${fmt.ms(f.engineProofMedianMs)}`,
+          f.stealPercent === undefined ? 'n/a' : `${f.stealPercent}%`,
         ]),
       ),
     );

@@ -1,4 +1,4 @@
-import { closeIdleConnections } from '../src/net/guarded-fetch.js';
+import { closeIdleConnections, shareSignal } from '../src/net/guarded-fetch.js';
 import { checkCommand, clip, logLine, PluginError, PluginErrorCode, parsePluginRequest } from './protocol.js';
 import { createReferrerStore } from './store.js';
 import { readSettings, verifyReference } from './verify-reference.js';
@@ -41,7 +41,7 @@ export async function runPlugin(version: string): Promise<void> {
     // Ratify kills the plugin at its executor's deadline (2.9 s by default; with the Helm chart
     // validationTimeoutSeconds * 1000 - 100 ms), so finish first, with a result that says which
     // step ran out of time rather than Ratify's bare timeout. Set `timeout` below it (README, "Deadlines").
-    const signal = AbortSignal.any([AbortSignal.timeout(settings.timeoutMs ?? DEFAULT_PLUGIN_TIMEOUT_MS), finished.signal]);
+    const signal = shareSignal(AbortSignal.any([AbortSignal.timeout(settings.timeoutMs ?? DEFAULT_PLUGIN_TIMEOUT_MS), finished.signal]));
     const result = await verifyReference(request, settings, store, { log, warnings, signal });
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } catch (err) {

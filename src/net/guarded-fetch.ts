@@ -1,4 +1,5 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import type https from 'node:https';
 import { isIPv4, type LookupFunction } from 'node:net';
@@ -65,6 +66,17 @@ function poolFor(allowPrivateNetwork: boolean, isHttps: boolean): http.Agent {
  */
 export function agentFor(policy: Pick<FetchPolicy, 'allowPrivateNetwork' | 'ca'>, isHttps: boolean): http.Agent | false {
   return policy.ca ? false : poolFor(policy.allowPrivateNetwork, isHttps);
+}
+
+/**
+ * For the owner of a signal that many exchanges share at once (the provider's per-key signal, the
+ * plugin's deadline; a k-of-n policy fetches k signers' handles and proofs together): each
+ * exchange in flight listens on it and removes its listener when done (test/net), so Node's
+ * warning of a possible leak past 10 listeners would only mislead the operator.
+ */
+export function shareSignal(signal: AbortSignal): AbortSignal {
+  setMaxListeners(0, signal);
+  return signal;
 }
 
 /** Closes pooled connections, so a short-lived process exits at once. */
@@ -261,14 +273,14 @@ export async function guardedFetch(req: FetchRequest, policy: FetchPolicy): Prom
   // controller and a timer cleared on return, not AbortSignal.timeout and AbortSignal.any: that
   // timer outlives the request and fires a DOMException later, about 0.05 ms of CPU per request.
   const controller = new AbortController();
-  const deadline = { expired: false };
+  let timedOut = false;
   const timer = setTimeout(() => {
-    deadline.expired = true;
+    timedOut = true;
     controller.abort();
   }, policy.timeoutMs);
   const cancel = () => controller.abort();
   if (req.signal?.aborted) cancel();
-  else req.signal?.addEventListener('abort', cancel, { once: true });
+  else req.signal?.addEventListener('abort', cancel); // removed in finally
   const signal = controller.signal;
   let url = start;
   const progress: Progress = {};
@@ -287,7 +299,7 @@ export async function guardedFetch(req: FetchRequest, policy: FetchPolicy): Prom
       url = checkRedirect(res.location, url, start, req, policy);
     }
   } catch (err) {
-    throw describeFailure(err, req, url, start, policy, deadline.expired, progress);
+    throw describeFailure(err, req, url, start, policy, timedOut, progress);
   } finally {
     clearTimeout(timer);
     req.signal?.removeEventListener('abort', cancel);

@@ -1,4 +1,5 @@
 import { VerificationError } from '../errors.js';
+import { shareSignal } from '../net/guarded-fetch.js';
 import type { TrustPolicy } from '../policy/trust-policy.js';
 import type { RegistryClient } from '../registry/client.js';
 import { formatImageReference, parseImageReference, type ImageReference } from '../registry/reference.js';
@@ -143,7 +144,7 @@ export class BatchVerifier {
       () => controller.abort(new VerificationError('DEADLINE_EXCEEDED', `verification of ${key} passed its ${this.opts.verifyTimeoutMs} ms limit`)),
       this.opts.verifyTimeoutMs,
     );
-    const signal = controller.signal;
+    const signal = shareSignal(controller.signal);
     let pinned: { pinned: string; digest: string } | undefined;
     let slot = false;
     try {

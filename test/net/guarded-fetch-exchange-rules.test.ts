@@ -11,12 +11,13 @@
  *   - the caller's cancellation is DEADLINE_EXCEEDED, not a network error;
  *   - pools keep sockets alive, 64 per host, and every request is counted.
  */
+import { getEventListeners } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { VerificationError } from '../../src/errors.js';
-import { agentFor, closeIdleConnections, guardedFetch, networkStats, parseJsonBody, type FetchPolicy } from '../../src/net/guarded-fetch.js';
+import { agentFor, closeIdleConnections, guardedFetch, networkStats, parseJsonBody, shareSignal, type FetchPolicy } from '../../src/net/guarded-fetch.js';
 import { makeTestCa, type TestCa } from '../harness/certs.js';
 
 const OPEN: FetchPolicy = { allowPrivateNetwork: true, timeoutMs: 5000, maxBytes: 1000 };
@@ -249,6 +250,48 @@ describe('a deadline says which side stalled', () => {
     expect(Buffer.from((await get(`${base}/first-only`, QUICK)).body).toString()).toBe('first');
     const err = await failure(get(`${base}/first-only`, QUICK));
     expect(err.message).toBe(`test: 127.0.0.1:${P} did not answer within 300 ms`);
+  });
+
+  it("a caller's signal aborted before the call cancels it before any request", async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const before = networkStats.requests;
+    const err = await failure(get(`${base}/ok`, OPEN, { signal: controller.signal }));
+    expect([err.code, err.message]).toEqual(['DEADLINE_EXCEEDED', `test: request to 127.0.0.1:${P} was cancelled`]);
+    expect(networkStats.requests - before).toBeLessThanOrEqual(1);
+  });
+
+  // The provider's per-key signal lives as long as the key's budget, and the long-running process
+  // makes millions of exchanges: each must leave no listener on that signal and no pending timer.
+  it.each([
+    ['answered', '/ok', false],
+    ['redirected, then answered', '/hops?n=2', false],
+    ['failed', '/declared-huge', true],
+  ])('an exchange %s leaves no listener on the caller\'s signal and no timer behind', async (_, path, fails) => {
+    const controller = new AbortController();
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    const outcome = get(`${base}${path}`, { ...OPEN, timeoutMs: 60_000 }, { signal: controller.signal });
+    await (fails ? failure(outcome) : outcome);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    expect(timers()).toBe(before);
+  });
+
+  // Node 20 warns of a possible leak past 10 listeners on one AbortSignal (Node 24 no longer does):
+  // the provider's per-key signal and the plugin's deadline are shared by design (shareSignal).
+  it('30 exchanges at once on a shared signal: no leak warning, and no listener left', async () => {
+    const signal = shareSignal(new AbortController().signal);
+    const seen: string[] = [];
+    const onWarning = (w: Error) => seen.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      await Promise.all(Array.from({ length: 30 }, () => get(`${base}/ok`, OPEN, { signal })));
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(seen).not.toContain('MaxListenersExceededWarning');
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
   });
 
   it("the caller's cancellation is not a network failure", async () => {
