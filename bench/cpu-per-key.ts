@@ -270,6 +270,8 @@ export interface CpuVariant {
   nodeOptions?: string;
   /** New images this variant alone verifies after the common warm-up (to see how far the JIT has settled). */
   extraWarmup?: number;
+  /** This variant's images carry the payload in the descriptor (`data`), or not; default: the run's. */
+  embed?: boolean;
 }
 
 /**
@@ -280,22 +282,31 @@ export interface CpuVariant {
  * drift on the machine hits alike.
  */
 export async function compareCpuPerNewImage(world: BenchWorld, variants: CpuVariant[], opts: Omit<CpuPerKeyOptions, 'executable'>) {
-  const known = await world.signImages(world.publishers.length, { embedPayload: opts.embed });
+  // One set of images per referrer shape the variants ask for, each image new to every provider.
   const extra = Math.max(0, ...variants.map((v) => v.extraWarmup ?? 0));
-  const extraImages = extra ? await world.signImages(extra, { embedPayload: opts.embed }) : [];
-  const images = await world.signImages(opts.warmupKeys + opts.rounds * opts.keysPerRound, { embedPayload: opts.embed });
+  const sets = new Map<boolean, { known: { reference: string }[]; extra: { reference: string }[]; images: { reference: string }[] }>();
+  for (const embed of new Set(variants.map((v) => v.embed ?? opts.embed))) {
+    sets.set(embed, {
+      known: await world.signImages(world.publishers.length, { embedPayload: embed }),
+      extra: extra ? await world.signImages(extra, { embedPayload: embed }) : [],
+      images: await world.signImages(opts.warmupKeys + opts.rounds * opts.keysPerRound, { embedPayload: embed }),
+    });
+  }
+  const setOf = (v: CpuVariant) => sets.get(v.embed ?? opts.embed)!;
   const providers: RunningProvider[] = [];
   try {
-    for (const [i, v] of variants.entries()) providers.push(await startProvider(world, `variant${i}`, known[0]!.reference, v));
+    for (const [i, v] of variants.entries()) providers.push(await startProvider(world, `variant${i}`, setOf(v).known[0]!.reference, v));
     for (const [i, provider] of providers.entries()) {
+      const { known, images, extra: extraImages } = setOf(variants[i]!);
       const warmup = [...known.slice(1), ...images.slice(0, opts.warmupKeys), ...extraImages.slice(0, variants[i]!.extraWarmup ?? 0)];
       for (const image of warmup) await provider.verified(image.reference);
     }
     const perKey: number[][] = variants.map(() => []);
     for (let round = 0; round < opts.rounds; round++) {
-      const keys = images.slice(opts.warmupKeys + round * opts.keysPerRound, opts.warmupKeys + (round + 1) * opts.keysPerRound);
       for (let j = 0; j < providers.length; j++) {
         const i = (round + j) % providers.length;
+        const { images } = setOf(variants[i]!);
+        const keys = images.slice(opts.warmupKeys + round * opts.keysPerRound, opts.warmupKeys + (round + 1) * opts.keysPerRound);
         perKey[i]!.push((await measureRound(providers[i]!, keys)).cpuMsPerKey);
       }
     }
