@@ -2,7 +2,8 @@ import { compareCpuPerNewImage, type CpuVariant } from './cpu-per-key.js';
 import { startWorld } from './fixtures.js';
 
 // `node bench/run-cpu-per-key.mjs --compare`: section 4b's measurement as a before/after
-// comparison. CPU_VARIANTS is a JSON list of {label, executable?, nodeOptions?}.
+// comparison. CPU_VARIANTS is a JSON list of CpuVariant (label, executable?, nodeOptions?,
+// extraWarmup?, embed?; see cpu-per-key.ts), the first being the reference.
 const variants = JSON.parse(process.env.CPU_VARIANTS ?? '[]') as CpuVariant[];
 if (variants.length < 2) throw new Error('CPU_VARIANTS: give at least two variants, the first being the reference');
 const world = await startWorld({ publishers: 1 });
